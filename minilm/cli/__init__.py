@@ -1,0 +1,1 @@
+"""Command-line entry points: ``train.py`` and ``evaluate.py`` dispatch to these."""

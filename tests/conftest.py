@@ -1,0 +1,26 @@
+"""Shared test setup.
+
+- Strict numerics (as Equinox's test suite): silent rank broadcasting becomes an error.
+- ``data_root``: the real datasets (``MINILM_DATA``).  Unset -> data tests are skipped; set -> a missing
+  file is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    root = os.environ.get("MINILM_DATA")
+    if not root:
+        pytest.skip("MINILM_DATA is not set (point it at ../shared/data to run the real-data tests)")
+    path = Path(root)
+    assert path.is_dir(), f"MINILM_DATA={root} is not a directory"
+    return path
