@@ -136,7 +136,8 @@ def _apply(cls: type, values: dict[str, Any], source: str) -> dict[str, Any]:
         value = _coerce(f"--{key}", raw_value, types_[key], source)
         choices = fields[key].metadata.get("choices")
         if choices is not None and value not in choices:
-            raise UserError(f"{source} --{key}={raw_value!r}: allowed values are {', '.join(map(str, choices))}")
+            allowed = ", ".join(map(str, choices))
+            raise UserError(f"{source} --{key}={raw_value!r}: allowed values are {allowed}")
         out[key] = value
     return out
 
@@ -192,4 +193,3 @@ def config_from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
     """Rebuild a config saved by :func:`config_to_dict` (e.g. a run's ``config.json``)."""
     known = {f.name for f in dataclasses.fields(cls)}
     return cls(**_apply(cls, {k: v for k, v in data.items() if k in known}, f"key in {source}:"))
-

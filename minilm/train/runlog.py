@@ -1,0 +1,66 @@
+"""What a run leaves behind for people: ``metrics.jsonl`` (one JSON object per logged step) and
+``loss.png`` (train and eval curves, one panel per phase).
+
+Every line of ``metrics.jsonl`` has ``phase`` and ``step``; training lines add ``loss``, ``lr``,
+``grad_norm`` and ``seconds``; evaluation lines add keys starting with ``eval_``.  On ``--resume`` the
+lines logged after the checkpoint's step are dropped, so the file reads as one uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from minilm.train.checkpoint import atomic_write_bytes
+
+
+class MetricsLog:
+    """Append-only JSONL log of a run."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def write(self, record: dict) -> None:
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line]
+
+    def truncate_after(self, phase: str, step: int) -> None:
+        """Drop ``phase``'s lines logged after ``step`` (they are about to be redone)."""
+        kept = [r for r in self.read() if not (r.get("phase") == phase and r["step"] > step)]
+        atomic_write_bytes(self.path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+
+
+def plot_losses(log: MetricsLog, path: Path) -> None:
+    """Draw ``loss`` and every ``eval_*loss`` against step, one panel per phase, into a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = log.read()
+    phases = list(dict.fromkeys(r["phase"] for r in records))
+    if not phases:
+        return
+    fig, axes = plt.subplots(1, len(phases), figsize=(5 * len(phases), 3.6), squeeze=False)
+    for ax, phase in zip(axes[0], phases, strict=True):
+        rows = [r for r in records if r["phase"] == phase]
+        keys = ["loss"] + sorted({k for r in rows for k in r if k.startswith("eval_") and k.endswith("loss")})
+        for key in keys:
+            points = [(r["step"], r[key]) for r in rows if key in r and math.isfinite(r[key])]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                ax.plot(xs, ys, label="train loss" if key == "loss" else key.replace("_", " "))
+        ax.set_title(phase)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
