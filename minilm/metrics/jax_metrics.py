@@ -1,0 +1,64 @@
+"""Metrics inside training: ``jnp`` versions that run under ``jax.jit`` (fixed shapes, no Python loops).
+
+The definitions are those of :mod:`minilm.metrics.classification` and :mod:`minilm.metrics.perplexity`,
+with one difference forced by static shapes: the label set is ``0 .. num_classes - 1``, and a class
+that occurs in neither gold nor pred has no row or column of counts.  ``f1_from_confusion`` skips such
+classes in the macro average, so it equals scikit-learn's macro F1 over the labels actually seen.
+
+``mask`` arguments (same shape as the labels, 1 = real item, 0 = padding) drop padding from every count.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def _weights(labels: jax.Array, mask: jax.Array | None) -> jax.Array:
+    return jnp.ones(labels.shape, jnp.float32) if mask is None else mask.astype(jnp.float32)
+
+
+def accuracy(gold: jax.Array, pred: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """Fraction of (unmasked) items with pred == gold.  gold, pred, mask: (N,) -> ()."""
+    w = _weights(gold, mask)  # (N,)
+    return jnp.sum((gold == pred) * w) / jnp.maximum(jnp.sum(w), 1.0)
+
+
+def confusion_matrix(
+    gold: jax.Array, pred: jax.Array, num_classes: int, mask: jax.Array | None = None
+) -> jax.Array:
+    """(K, K) float32 counts C[g, p], rows = gold, by scatter-add.  gold, pred, mask: (N,)."""
+    return jnp.zeros((num_classes, num_classes), jnp.float32).at[gold, pred].add(_weights(gold, mask))
+
+
+def f1_from_confusion(cm: jax.Array, average: str = "macro") -> jax.Array:
+    """F1 from a (K, K) confusion matrix: ``"macro"`` (over classes seen), ``"micro"`` or ``"weighted"``.
+
+    Per class F1_c = 2 tp_c / (pred_c + true_c), 0 when pred_c + true_c = 0.
+    """
+    tp = jnp.diagonal(cm)  # (K,)
+    true, predicted = cm.sum(axis=1), cm.sum(axis=0)  # (K,), (K,)
+    denom = true + predicted  # (K,)
+    f1 = jnp.where(denom > 0, 2 * tp / jnp.where(denom > 0, denom, 1.0), 0.0)  # (K,)
+    if average == "macro":
+        seen = (denom > 0).astype(cm.dtype)
+        return jnp.sum(f1 * seen) / jnp.maximum(jnp.sum(seen), 1.0)
+    if average == "micro":
+        return jnp.sum(tp) / jnp.maximum(jnp.sum(cm), 1.0)
+    if average == "weighted":
+        return jnp.sum(f1 * true) / jnp.maximum(jnp.sum(true), 1.0)
+    raise ValueError(f"average={average!r}; allowed: macro, micro, weighted")
+
+
+def token_nll(
+    logits: jax.Array, targets: jax.Array, mask: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array]:
+    """Summed negative log-likelihood (nats) of ``targets`` and the number of tokens counted.
+
+    logits (..., V), targets (...) int, mask (...) -> ((), ()).  Perplexity = exp(sum / count); keep
+    the two sums separate to aggregate over batches of different sizes exactly.
+    """
+    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)  # (..., V)
+    nll = -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (...)
+    w = _weights(targets, mask)  # (...)
+    return jnp.sum(nll * w), jnp.sum(w)
