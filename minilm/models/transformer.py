@@ -1,0 +1,657 @@
+"""The Transformer: GPT (causal LM) and BERT (masked LM) as thin wrappers over one set of blocks.
+
+Papers and equations implemented here
+- Vaswani et al. 2017, "Attention Is All You Need", §3.2, eq. (1), scaled dot-product attention::
+
+      Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
+
+  and multi-head attention ``MultiHead(X) = Concat(head_1, ..., head_h) W^O`` with
+  ``head_i = Attention(X W_i^Q, X W_i^K, X W_i^V)``; §3.3 position-wise FFN ``W_2 act(W_1 x + b_1) + b_2``.
+- Radford et al. 2018 (GPT) / 2019 (GPT-2, §2.3): decoder-only with a causal mask, *pre*-LayerNorm blocks
+  ``x = x + Attn(LN(x)); x = x + FFN(LN(x))`` with a final LayerNorm, tanh-approximate GELU, the LM head
+  tied to the token embedding, residual output projections initialised with std 0.02 / sqrt(2 n_layer).
+- Devlin et al. 2019 (BERT): a bidirectional encoder with *post*-LayerNorm blocks
+  ``x = LN(x + Attn(x)); x = LN(x + FFN(x))``, LayerNorm after the embeddings, token-type (segment)
+  embeddings, exact GELU and a masked-LM head (dense -> GELU -> LayerNorm -> tied decoder + bias).
+- Li & Liang 2021 (prefix-tuning): every layer may get P extra key/value vectors that all queries attend to.
+
+Conventions
+- ``tokens`` (B, T) int32; ``attention_mask`` (B, T) with 1 = real token, 0 = padding (left or right);
+  padded keys are never attended to, padded query rows produce finite values that callers ignore.
+- Position ids count *real* tokens: ``cumsum(attention_mask) - 1``, so a left-padded row gets the same
+  positions as its unpadded version (without a mask: ``0..T-1``).
+- Dropout is active iff ``rngs`` (an ``nnx.Rngs``; stream ``dropout``, else ``default``) is passed.
+- Speed on CPU: every dense layer flattens (B, T, D) -> (B*T, D) and multiplies a 2-D matrix, so XLA emits
+  plain GEMMs for the forward and both backward products (weight gradient = x^T dy over B*T rows).
+
+Shapes below: B batch, T query length, S key length, H heads, Q = D / H head size, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from minilm.errors import UserError
+
+# --------------------------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Every hyper-parameter of the backbone. Defaults: a small GPT-2-style causal LM."""
+
+    vocab_size: int = 256  # V: token ids are 0..V-1
+    max_len: int = 128  # learned position embeddings: the longest sequence (incl. generated tokens)
+    n_layer: int = 4  # L blocks
+    n_head: int = 4  # H heads; d_model must be divisible by it
+    d_model: int = 128  # D
+    d_ff: int = 512  # FFN inner width (4 D in GPT-2 and BERT)
+    dropout: float = 0.0  # on embeddings and on each residual branch
+    attn_dropout: float = 0.0  # on attention probabilities
+    causal: bool = True  # True: GPT (each position sees only the past); False: BERT (sees all)
+    pre_ln: bool = True  # True: GPT-2 pre-LN blocks + final LN; False: BERT post-LN + embedding LN
+    gelu: str = "tanh"  # "tanh" (GPT-2's gelu_new) or "exact" (BERT's erf GELU)
+    type_vocab_size: int = 0  # token-type (segment) embeddings; 0 = none (GPT), 2 for BERT
+    tie_embeddings: bool = True  # the LM head reuses the token embedding matrix
+    bias: bool = True  # biases in dense layers and LayerNorms (nanoGPT's CPU config uses False)
+    layer_norm_eps: float = 1e-5  # GPT-2 1e-5, BERT 1e-12
+    init_std: float = 0.02  # N(0, init_std) for all weight matrices and embeddings
+    scale_residual_init: bool = True  # GPT-2: residual output projections get init_std / sqrt(2 L)
+    dtype: str = "float32"  # compute dtype ("bfloat16" = mixed precision; parameters stay float32)
+
+    def __post_init__(self) -> None:
+        positive = ("vocab_size", "max_len", "n_layer", "n_head", "d_model", "d_ff")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise UserError(f"model {name}={getattr(self, name)}: must be >= 1")
+        if self.d_model % self.n_head:
+            raise UserError(f"model d_model={self.d_model} is not divisible by n_head={self.n_head}")
+        for name in ("dropout", "attn_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise UserError(f"model {name}={getattr(self, name)}: must be in [0, 1)")
+        if self.gelu not in ("tanh", "exact"):
+            raise UserError(f"model gelu={self.gelu!r}: allowed values are tanh, exact")
+        if self.dtype not in ("float32", "bfloat16"):
+            raise UserError(f"model dtype={self.dtype!r}: allowed values are float32, bfloat16")
+        if self.type_vocab_size < 0:
+            raise UserError(f"model type_vocab_size={self.type_vocab_size}: must be >= 0")
+
+    @classmethod
+    def bert(cls, **overrides: Any) -> TransformerConfig:
+        """BERT's choices (bidirectional, post-LN, exact GELU, 2 token types, eps 1e-12), then overrides."""
+        base = dict(
+            causal=False,
+            pre_ln=False,
+            gelu="exact",
+            type_vocab_size=2,
+            layer_norm_eps=1e-12,
+            scale_residual_init=False,
+        )
+        return cls(**{**base, **overrides})
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_head
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "model config") -> TransformerConfig:
+        """Rebuild from :meth:`to_dict`; unknown keys are a UserError naming ``source``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UserError(f"{source}: unknown model config keys {unknown}; allowed: {sorted(known)}")
+        return cls(**data)
+
+
+# ---------------------------------------------------------------------------------------- small layers
+
+
+def dropout(x: jax.Array, rate: float, rngs: nnx.Rngs | None) -> jax.Array:
+    """Inverted dropout: zero each element with probability ``rate``, scale the rest by 1/(1-rate)."""
+    if rngs is None or rate == 0.0:
+        return x
+    keep = jax.random.bernoulli(rngs.dropout(), 1.0 - rate, x.shape)
+    return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
+
+
+def _normal(rngs: nnx.Rngs, shape: tuple[int, ...], std: float) -> nnx.Param:
+    return nnx.Param(std * jax.random.normal(rngs.params(), shape, jnp.float32))
+
+
+class Dense(nnx.Module):
+    """``y = x W + b`` with W (d_in, d_out). Any leading shape is flattened to one GEMM: (N, d_in) @ W."""
+
+    def __init__(self, d_in: int, d_out: int, *, bias: bool, std: float, dtype: str, rngs: nnx.Rngs):
+        self.kernel = _normal(rngs, (d_in, d_out), std)
+        self.bias = nnx.Param(jnp.zeros((d_out,), jnp.float32)) if bias else None
+        self.dtype = dtype
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        lead = x.shape[:-1]
+        y = x.reshape(-1, x.shape[-1]).astype(self.dtype) @ self.kernel[...].astype(self.dtype)  # (N, d_out)
+        if self.bias is not None:
+            y = y + self.bias[...].astype(self.dtype)[None, :]
+        return y.reshape(*lead, y.shape[-1])
+
+
+def _dense(
+    cfg: TransformerConfig,
+    d_in: int,
+    d_out: int,
+    *,
+    rngs: nnx.Rngs,
+    residual: bool = False,
+    bias: bool | None = None,
+) -> Dense:
+    """A Dense with the config's bias/dtype; residual output projections get GPT-2's scaled init."""
+    std = cfg.init_std / math.sqrt(2 * cfg.n_layer) if residual and cfg.scale_residual_init else cfg.init_std
+    return Dense(d_in, d_out, bias=cfg.bias if bias is None else bias, std=std, dtype=cfg.dtype, rngs=rngs)
+
+
+class LayerNorm(nnx.Module):
+    """Ba et al. 2016: ``(x - mean) / sqrt(var + eps) * gamma + beta`` over the last axis, in fp32."""
+
+    def __init__(self, d: int, *, eps: float, bias: bool):
+        self.scale = nnx.Param(jnp.ones((d,), jnp.float32))
+        self.bias = nnx.Param(jnp.zeros((d,), jnp.float32)) if bias else None
+        self.eps = eps
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h = x.reshape(-1, x.shape[-1]).astype(jnp.float32)  # (N, D)
+        mean = h.mean(-1, keepdims=True)  # (N, 1)
+        var = jnp.square(h - mean).mean(-1, keepdims=True)
+        y = (h - mean) * jax.lax.rsqrt(var + self.eps) * self.scale[...][None, :]
+        if self.bias is not None:
+            y = y + self.bias[...][None, :]
+        return y.reshape(x.shape).astype(x.dtype)
+
+
+class Embedding(nnx.Module):
+    """A lookup table (n, D); ``attend`` multiplies by its transpose (the tied LM head)."""
+
+    def __init__(self, n: int, d: int, *, std: float, rngs: nnx.Rngs):
+        self.embedding = _normal(rngs, (n, d), std)
+
+    def __call__(self, ids: jax.Array) -> jax.Array:
+        return jnp.take(self.embedding[...], ids, axis=0)  # out-of-range ids give NaN, never a silent row
+
+    def attend(self, h: jax.Array) -> jax.Array:
+        """(..., D) -> (..., n): ``h E^T`` as one GEMM over the flattened leading axes."""
+        lead = h.shape[:-1]
+        e = self.embedding[...].astype(h.dtype)
+        y = jax.lax.dot_general(h.reshape(-1, h.shape[-1]), e, (((1,), (1,)), ((), ())))
+        return y.reshape(*lead, e.shape[0])
+
+
+# ------------------------------------------------------------------------------------------- attention
+
+
+class KVCache(NamedTuple):
+    """Keys and values of every layer for the positions decoded so far (a pytree; fixed shapes).
+
+    ``keys[l]``/``values[l]`` (B, S, H, Q) for S cache slots; ``valid`` (B, S) marks slots that hold a real
+    token (left padding leaves invalid slots); ``length`` () slots written so far; ``next_pos`` (B,) the
+    position id of each row's next real token.
+    """
+
+    keys: tuple[jax.Array, ...]
+    values: tuple[jax.Array, ...]
+    valid: jax.Array
+    length: jax.Array
+    next_pos: jax.Array
+
+
+def init_cache(cfg: TransformerConfig, batch: int, size: int | None = None) -> KVCache:
+    """An empty cache with ``size`` slots (default ``cfg.max_len``)."""
+    size = cfg.max_len if size is None else size
+    shape = (batch, size, cfg.n_head, cfg.head_dim)
+    zeros = tuple(jnp.zeros(shape, cfg.dtype) for _ in range(cfg.n_layer))
+    return KVCache(
+        keys=zeros,
+        values=zeros,
+        valid=jnp.zeros((batch, size), bool),
+        length=jnp.zeros((), jnp.int32),
+        next_pos=jnp.zeros((batch,), jnp.int32),
+    )
+
+
+def scaled_dot_product_attention(
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    mask: jax.Array | None,
+    *,
+    attn_dropout: float = 0.0,
+    rngs: nnx.Rngs | None = None,
+) -> jax.Array:
+    """softmax(q k^T / sqrt(Q)) v over heads (eq. 1).
+
+    q (B, T, H, Q); k, v (B, S, H, Q); mask broadcastable to (B, T, S), True = may attend.
+    Masked scores become the most negative finite float (not -inf) so a fully masked row stays finite.
+    Returns (B, T, H, Q).
+    """
+    q = q * jnp.asarray(1.0 / math.sqrt(q.shape[-1]), q.dtype)
+    scores = jnp.einsum("bthq,bshq->bhts", q, k).astype(jnp.float32)  # (B, H, T, S)
+    if mask is not None:
+        scores = jnp.where(mask[:, None, :, :], scores, jnp.finfo(jnp.float32).min)
+    probs = jax.nn.softmax(scores, axis=-1)
+    probs = dropout(probs, attn_dropout, rngs).astype(v.dtype)
+    return jnp.einsum("bhts,bshq->bthq", probs, v)  # (B, T, H, Q)
+
+
+class MultiHeadAttention(nnx.Module):
+    """Fused Q/K/V projection (D, 3D), attention per head, output projection W^O (D, D)."""
+
+    def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
+        self.qkv = _dense(cfg, cfg.d_model, 3 * cfg.d_model, rngs=rngs)
+        self.out = _dense(cfg, cfg.d_model, cfg.d_model, residual=True, rngs=rngs)
+        self.n_head = cfg.n_head
+        self.attn_dropout = cfg.attn_dropout
+
+    def __call__(
+        self,
+        x: jax.Array,
+        mask: jax.Array | None,
+        *,
+        past: tuple[jax.Array, jax.Array, jax.Array] | None = None,
+        prefix: jax.Array | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
+        """x (B, T, D) -> (B, T, D).
+
+        ``past`` = (cache keys, cache values, write index): the new keys/values are written into the
+        cache slots [index, index+T) and attention runs over all S slots; the updated pair is returned.
+        ``prefix`` (2, P, D): prefix keys and values prepended for every row (prefix-tuning).
+        """
+        b, t, d = x.shape
+        h = self.n_head
+        qkv = self.qkv(x).reshape(b, t, 3, h, d // h)  # (B, T, 3, H, Q)
+        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # each (B, T, H, Q)
+        new_past = None
+        if past is not None:
+            k_cache, v_cache, index = past
+            k = jax.lax.dynamic_update_slice(k_cache, k.astype(k_cache.dtype), (0, index, 0, 0))  # (B,S,H,Q)
+            v = jax.lax.dynamic_update_slice(v_cache, v.astype(v_cache.dtype), (0, index, 0, 0))
+            new_past = (k, v)
+        if prefix is not None:
+            pk, pv = (
+                jnp.broadcast_to(p.reshape(1, -1, h, d // h), (b, p.shape[0], h, d // h)) for p in prefix
+            )
+            k = jnp.concatenate([pk.astype(k.dtype), k], axis=1)  # (B, P+S, H, Q)
+            v = jnp.concatenate([pv.astype(v.dtype), v], axis=1)
+        y = scaled_dot_product_attention(q, k, v, mask, attn_dropout=self.attn_dropout, rngs=rngs)
+        return self.out(y.reshape(b, t, d)), new_past
+
+
+# -------------------------------------------------------------------------------------------- blocks
+
+
+class FeedForward(nnx.Module):
+    """Position-wise FFN (§3.3): ``W_2 GELU(W_1 x + b_1) + b_2``, D -> d_ff -> D."""
+
+    def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
+        self.up = _dense(cfg, cfg.d_model, cfg.d_ff, rngs=rngs)
+        self.down = _dense(cfg, cfg.d_ff, cfg.d_model, residual=True, rngs=rngs)
+        self.approximate = cfg.gelu == "tanh"
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.down(jax.nn.gelu(self.up(x), approximate=self.approximate))
+
+
+class Block(nnx.Module):
+    """One Transformer layer: attention then FFN, each a residual branch, pre-LN or post-LN."""
+
+    def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
+        self.ln1 = LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps, bias=cfg.bias)
+        self.attn = MultiHeadAttention(cfg, rngs=rngs)
+        self.ln2 = LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps, bias=cfg.bias)
+        self.ffn = FeedForward(cfg, rngs=rngs)
+        self.pre_ln = cfg.pre_ln
+        self.rate = cfg.dropout
+
+    def __call__(
+        self,
+        x: jax.Array,
+        mask: jax.Array | None,
+        *,
+        past: tuple[jax.Array, jax.Array, jax.Array] | None = None,
+        prefix: jax.Array | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
+        """x (B, T, D) -> (B, T, D), plus the updated cache pair when ``past`` is given."""
+        if self.pre_ln:  # GPT-2: x + f(LN(x))
+            a, new_past = self.attn(self.ln1(x), mask, past=past, prefix=prefix, rngs=rngs)
+            x = x + dropout(a, self.rate, rngs)
+            x = x + dropout(self.ffn(self.ln2(x)), self.rate, rngs)
+        else:  # BERT: LN(x + f(x))
+            a, new_past = self.attn(x, mask, past=past, prefix=prefix, rngs=rngs)
+            x = self.ln1(x + dropout(a, self.rate, rngs))
+            x = self.ln2(x + dropout(self.ffn(x), self.rate, rngs))
+        return x, new_past
+
+
+# ------------------------------------------------------------------------------------------- backbone
+
+
+class Transformer(nnx.Module):
+    """Embeddings + L blocks (+ final LN for pre-LN): tokens (B, T) -> hidden states (B, T, D)."""
+
+    def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
+        self.cfg = cfg
+        std = cfg.init_std
+        self.tok_emb = Embedding(cfg.vocab_size, cfg.d_model, std=std, rngs=rngs)
+        self.pos_emb = Embedding(cfg.max_len, cfg.d_model, std=std, rngs=rngs)
+        types = cfg.type_vocab_size
+        self.type_emb = Embedding(types, cfg.d_model, std=std, rngs=rngs) if types else None
+        eps, bias = cfg.layer_norm_eps, cfg.bias
+        self.emb_ln = None if cfg.pre_ln else LayerNorm(cfg.d_model, eps=eps, bias=bias)
+        self.blocks = nnx.List([Block(cfg, rngs=rngs) for _ in range(cfg.n_layer)])
+        self.ln_f = LayerNorm(cfg.d_model, eps=eps, bias=bias) if cfg.pre_ln else None
+
+    def __call__(
+        self,
+        tokens: jax.Array,
+        *,
+        attention_mask: jax.Array | None = None,
+        token_types: jax.Array | None = None,
+        kv_prefix: jax.Array | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> jax.Array:
+        """tokens (B, T) int -> hidden (B, T, D). ``kv_prefix`` (L, 2, P, D): prefix-tuning keys/values."""
+        b, t = tokens.shape
+        if t > self.cfg.max_len:
+            raise ValueError(f"sequence length {t} exceeds max_len={self.cfg.max_len}")
+        if attention_mask is None:
+            positions = None
+            key_valid = None
+        else:
+            key_valid = attention_mask.astype(bool)  # (B, T)
+            positions = jnp.maximum(jnp.cumsum(key_valid, axis=1, dtype=jnp.int32) - 1, 0)
+        mask = self._mask(key_valid, t, t, 0, b, kv_prefix)
+        x = self._embed(tokens, positions, token_types, rngs)
+        for i, block in enumerate(self.blocks):
+            x, _ = block(x, mask, prefix=None if kv_prefix is None else kv_prefix[i], rngs=rngs)
+        return self._final(x)
+
+    def extend(
+        self,
+        tokens: jax.Array,
+        cache: KVCache,
+        *,
+        attention_mask: jax.Array | None = None,
+        kv_prefix: jax.Array | None = None,
+    ) -> tuple[jax.Array, KVCache]:
+        """Run ``tokens`` (B, T) after the cached positions (causal models only; no dropout).
+
+        Returns hidden (B, T, D) and the cache with T more slots written.  Prefilling a prompt and then
+        extending one token at a time gives the same hidden states as one call on the whole sequence.
+        """
+        if not self.cfg.causal:
+            raise ValueError("a key/value cache only makes sense for a causal model")
+        b, t = tokens.shape
+        real = jnp.ones((b, t), bool) if attention_mask is None else attention_mask.astype(bool)  # (B, T)
+        positions = cache.next_pos[:, None] + jnp.cumsum(real, axis=1, dtype=jnp.int32) - 1
+        positions = jnp.clip(positions, 0, self.cfg.max_len - 1)  # padding before any real token
+        start = cache.length
+        valid = jax.lax.dynamic_update_slice(cache.valid, real, (0, start))  # (B, S)
+        mask = self._mask(valid, t, valid.shape[1], start, b, kv_prefix)
+        x = self._embed(tokens, positions, None, None)
+        keys, values = [], []
+        for i, block in enumerate(self.blocks):
+            past = (cache.keys[i], cache.values[i], start)
+            prefix = None if kv_prefix is None else kv_prefix[i]
+            x, (k, v) = block(x, mask, past=past, prefix=prefix)
+            keys.append(k)
+            values.append(v)
+        new_cache = KVCache(
+            keys=tuple(keys),
+            values=tuple(values),
+            valid=valid,
+            length=start + t,
+            next_pos=cache.next_pos + real.sum(axis=1, dtype=jnp.int32),
+        )
+        return self._final(x), new_cache
+
+    def _embed(
+        self,
+        tokens: jax.Array,
+        positions: jax.Array | None,
+        token_types: jax.Array | None,
+        rngs: nnx.Rngs | None,
+    ) -> jax.Array:
+        """token + position (+ token-type) embeddings, (B, T) -> (B, T, D); post-LN models normalise."""
+        t = tokens.shape[1]
+        x = self.tok_emb(tokens)  # (B, T, D)
+        if positions is None:
+            x = x + self.pos_emb.embedding[:t][None]  # (1, T, D): positions 0..T-1, a slice, not a gather
+        else:
+            x = x + self.pos_emb(positions)
+        if self.type_emb is not None:
+            types = jnp.zeros_like(tokens) if token_types is None else token_types
+            x = x + self.type_emb(types)
+        elif token_types is not None:
+            raise ValueError("token_types given but the model has type_vocab_size=0")
+        x = x.astype(self.cfg.dtype)
+        if self.emb_ln is not None:
+            x = self.emb_ln(x)
+        return dropout(x, self.cfg.dropout, rngs)
+
+    def _mask(
+        self,
+        key_valid: jax.Array | None,
+        t: int,
+        s: int,
+        start: jax.Array | int,
+        b: int,
+        kv_prefix: jax.Array | None,
+    ) -> jax.Array | None:
+        """The (B or 1, T, P+S) boolean attention mask: valid keys, causal order, prefix always visible.
+
+        Query i sits in slot ``start + i`` and key j in slot j; causal: j <= start + i.
+        """
+        mask = None if key_valid is None else key_valid[:, None, :]  # (B, 1, S)
+        if self.cfg.causal:
+            query_slot = jnp.arange(t)[:, None] + start  # (T, 1)
+            causal = (jnp.arange(s)[None, :] <= query_slot)[None]  # (1, T, S)
+            mask = causal if mask is None else mask & causal
+        if kv_prefix is not None and mask is not None:
+            p = kv_prefix.shape[2]
+            mask = jnp.broadcast_to(mask, (mask.shape[0], t, s))
+            mask = jnp.concatenate([jnp.ones((mask.shape[0], t, p), bool), mask], axis=2)
+        return mask
+
+    def _final(self, x: jax.Array) -> jax.Array:
+        return x if self.ln_f is None else self.ln_f(x)
+
+
+# ---------------------------------------------------------------------------------------------- heads
+
+
+class GPT(nnx.Module):
+    """Causal LM: backbone + LM head (tied to the token embedding by default). Logits (B, T, V), fp32."""
+
+    def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
+        if not cfg.causal:
+            raise UserError("GPT needs causal=True (use BERT for a bidirectional encoder)")
+        self.cfg = cfg
+        self.backbone = Transformer(cfg, rngs=rngs)
+        untied = not cfg.tie_embeddings
+        self.lm_head = _dense(cfg, cfg.d_model, cfg.vocab_size, bias=False, rngs=rngs) if untied else None
+
+    def __call__(
+        self,
+        tokens: jax.Array,
+        *,
+        attention_mask: jax.Array | None = None,
+        kv_prefix: jax.Array | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> jax.Array:
+        hidden = self.backbone(tokens, attention_mask=attention_mask, kv_prefix=kv_prefix, rngs=rngs)
+        return self.logits(hidden)
+
+    def extend(
+        self,
+        tokens: jax.Array,
+        cache: KVCache,
+        *,
+        attention_mask: jax.Array | None = None,
+        kv_prefix: jax.Array | None = None,
+    ) -> tuple[jax.Array, KVCache]:
+        """Cached decoding: logits (B, T, V) for ``tokens`` after the cached ones, and the new cache."""
+        hidden, cache = self.backbone.extend(
+            tokens, cache, attention_mask=attention_mask, kv_prefix=kv_prefix
+        )
+        return self.logits(hidden), cache
+
+    def logits(self, hidden: jax.Array) -> jax.Array:
+        """(B, T, D) -> (B, T, V) in float32."""
+        if self.lm_head is None:
+            return self.backbone.tok_emb.attend(hidden).astype(jnp.float32)
+        return self.lm_head(hidden).astype(jnp.float32)
+
+
+class BERT(nnx.Module):
+    """Masked LM: backbone + MLM head ``LN(GELU(dense(h))) E^T + b`` (decoder tied to the embedding)."""
+
+    def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
+        if cfg.causal:
+            raise UserError("BERT needs causal=False (use TransformerConfig.bert(...))")
+        self.cfg = cfg
+        self.backbone = Transformer(cfg, rngs=rngs)
+        d = cfg.d_model
+        self.mlm_dense = _dense(cfg, d, d, rngs=rngs)
+        self.mlm_ln = LayerNorm(d, eps=cfg.layer_norm_eps, bias=cfg.bias)
+        self.mlm_bias = nnx.Param(jnp.zeros((cfg.vocab_size,), jnp.float32))
+        untied = not cfg.tie_embeddings
+        self.mlm_decoder = _dense(cfg, d, cfg.vocab_size, bias=False, rngs=rngs) if untied else None
+        self.approximate = cfg.gelu == "tanh"
+
+    def __call__(
+        self,
+        tokens: jax.Array,
+        *,
+        attention_mask: jax.Array | None = None,
+        token_types: jax.Array | None = None,
+        kv_prefix: jax.Array | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> jax.Array:
+        """MLM logits (B, T, V), float32, for every position (the loss picks the masked ones)."""
+        hidden = self.backbone(
+            tokens, attention_mask=attention_mask, token_types=token_types, kv_prefix=kv_prefix, rngs=rngs
+        )
+        h = self.mlm_ln(jax.nn.gelu(self.mlm_dense(hidden), approximate=self.approximate))
+        if self.mlm_decoder is None:
+            logits = self.backbone.tok_emb.attend(h)
+        else:
+            logits = self.mlm_decoder(h)
+        return logits.astype(jnp.float32) + self.mlm_bias[...][None, None, :]
+
+
+def _backbone_of(model: nnx.Module) -> Transformer:
+    """The Transformer inside a GPT/BERT (or the Transformer itself)."""
+    backbone = getattr(model, "backbone", model)
+    if not isinstance(backbone, Transformer):
+        raise TypeError(f"expected a Transformer, GPT or BERT, got {type(model).__name__}")
+    return backbone
+
+
+def pool(hidden: jax.Array, attention_mask: jax.Array | None, how: str) -> jax.Array:
+    """(B, T, D) -> (B, D).
+
+    ``last``: the last real token of each row (GPT: it has seen the whole row; left or right padding);
+    ``cls``: position 0 (BERT's [CLS]); ``mean``: average over real tokens (Sentence-BERT).
+    """
+    b, t, _ = hidden.shape
+    real = jnp.ones((b, t), bool) if attention_mask is None else attention_mask.astype(bool)  # (B, T)
+    if how == "last":
+        last = t - 1 - jnp.argmax(real[:, ::-1], axis=1)  # (B,) index of the last True
+        return jnp.take_along_axis(hidden, last[:, None, None], axis=1)[:, 0]
+    if how == "cls":
+        return hidden[:, 0]
+    if how == "mean":
+        weights = real.astype(hidden.dtype)[:, :, None]  # (B, T, 1)
+        return (hidden * weights).sum(1) / jnp.maximum(weights.sum(1), 1.0)
+    raise ValueError(f"unknown pooling {how!r}")
+
+
+POOLINGS = ("last", "cls", "mean")
+
+
+class SequenceClassifier(nnx.Module):
+    """Pool the backbone's hidden states, dropout, linear head: logits (B, n_classes) (GPT §3.3, BERT §4).
+
+    ``backbone_model`` is a GPT, BERT or bare Transformer; only its backbone is kept (an LM head would get
+    no gradient and still be moved by weight decay).
+    """
+
+    def __init__(
+        self,
+        backbone_model: nnx.Module,
+        n_classes: int,
+        *,
+        pooling: str = "last",
+        dropout_rate: float | None = None,
+        rngs: nnx.Rngs,
+    ):
+        if pooling not in POOLINGS:
+            raise UserError(f"pooling={pooling!r}: allowed values are {', '.join(POOLINGS)}")
+        self.backbone = _backbone_of(backbone_model)
+        cfg = self.backbone.cfg
+        self.head = Dense(cfg.d_model, n_classes, bias=True, std=cfg.init_std, dtype="float32", rngs=rngs)
+        self.pooling = pooling
+        self.rate = cfg.dropout if dropout_rate is None else dropout_rate
+
+    def __call__(
+        self,
+        tokens: jax.Array,
+        *,
+        attention_mask: jax.Array | None = None,
+        token_types: jax.Array | None = None,
+        kv_prefix: jax.Array | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> jax.Array:
+        hidden = self.backbone(
+            tokens, attention_mask=attention_mask, token_types=token_types, kv_prefix=kv_prefix, rngs=rngs
+        )
+        pooled = pool(hidden.astype(jnp.float32), attention_mask, self.pooling)  # (B, D)
+        return self.head(dropout(pooled, self.rate, rngs))  # (B, n_classes)
+
+
+# ------------------------------------------------------------------------------------- counts and FLOPs
+
+
+def count_params(model: nnx.Module) -> int:
+    """Number of scalars in the model's ``nnx.Param`` variables."""
+    return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+def flops_per_token(model: nnx.Module, seq_len: int) -> float:
+    """Training FLOPs per token, PaLM (Chowdhery et al. 2022) App. B: ``6 N + 12 L H Q T``.
+
+    N counts the parameters used in matrix products: all of them except the position and token-type
+    tables (lookups, no FLOPs); the tied token embedding is counted once (it is the LM-head GEMM).
+    The second term is attention's q k^T and probs v over a context of T = ``seq_len``.
+    """
+    backbone = _backbone_of(model)
+    cfg = backbone.cfg
+    lookups = backbone.pos_emb.embedding[...].size
+    if backbone.type_emb is not None:
+        lookups += backbone.type_emb.embedding[...].size
+    n = count_params(model) - lookups
+    return 6.0 * n + 12.0 * cfg.n_layer * cfg.n_head * cfg.head_dim * seq_len
+
+
+def mfu(tokens_per_second: float, flops_per_token_: float, peak_flops: float) -> float:
+    """Model FLOPs utilisation: achieved FLOP/s over the device's peak (which the caller supplies)."""
+    return tokens_per_second * flops_per_token_ / peak_flops
