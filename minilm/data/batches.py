@@ -1,0 +1,63 @@
+"""Batch sources for the training loop: ``batch(step)`` is a pure function of the step.
+
+Because the data order depends on nothing but ``(seed, step)``, a resumed run needs only the step
+number to continue exactly where it stopped, and two runs with the same seed see the same batches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minilm.errors import UserError
+
+
+class LMBatches:
+    """Random windows of a token stream for causal language modelling (as nanoGPT's ``get_batch``).
+
+    batch(step) -> {"tokens": (B, T) int32, "targets": (B, T) int32}, targets = tokens shifted by one.
+    """
+
+    def __init__(self, stream: np.ndarray, batch_size: int, seq_len: int, seed: int):
+        if len(stream) < seq_len + 2:
+            raise UserError(
+                f"the corpus has {len(stream)} tokens, fewer than one sequence of {seq_len + 1}; "
+                "use more text or a smaller --max_len"
+            )
+        self.stream, self.batch_size, self.seq_len, self.seed = stream, batch_size, seq_len, seed
+
+    def batch(self, step: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng([self.seed, step])
+        starts = rng.integers(0, len(self.stream) - self.seq_len - 1, size=self.batch_size)  # (B,)
+        idx = starts[:, None] + np.arange(self.seq_len + 1)[None, :]  # (B, T+1)
+        window = self.stream[idx]
+        return {"tokens": window[:, :-1], "targets": window[:, 1:]}
+
+
+class ExampleBatches:
+    """Epochs over a fixed set of examples (arrays with the same first dimension N), reshuffled each
+    epoch with a permutation drawn from ``(seed, epoch)``.
+
+    batch(step) -> the same keys as ``arrays``, each (B, ...).  Example ``i`` of the whole run is
+    ``perm(epoch = i // N)[i % N]``, so a batch may straddle two epochs.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray], batch_size: int, seed: int):
+        sizes = {len(v) for v in arrays.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"arrays of different lengths: {sizes}")
+        (self.n,) = sizes
+        if self.n < batch_size:
+            raise UserError(f"only {self.n} training examples, fewer than one batch of {batch_size}")
+        self.arrays, self.batch_size, self.seed = arrays, batch_size, seed
+
+    def _perm(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch]).permutation(self.n)
+
+    def batch(self, step: int) -> dict[str, np.ndarray]:
+        i = step * self.batch_size + np.arange(self.batch_size)  # positions in the endless stream
+        epochs, offsets = np.divmod(i, self.n)
+        idx = np.empty(self.batch_size, dtype=np.int64)
+        for epoch in np.unique(epochs):
+            sel = epochs == epoch
+            idx[sel] = self._perm(int(epoch))[offsets[sel]]
+        return {k: v[idx] for k, v in self.arrays.items()}

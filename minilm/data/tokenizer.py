@@ -1,0 +1,72 @@
+"""Subword tokenisation with Hugging Face ``tokenizers``: byte-level BPE, as GPT-2.
+
+Byte-level BPE (Radford et al. 2019, GPT-2 §2.2; Sennrich et al. 2016 for BPE) starts from the 256
+byte values, so every string is encodable and nothing maps to "unknown"; merges of frequent pairs
+then grow the vocabulary up to ``vocab_size``.  The trained tokenizer is saved as ``tokenizer.json``,
+which ``tokenizers.Tokenizer.from_file`` and ``transformers`` both read.
+
+Special tokens come first, so their ids are fixed: ``<pad>`` = 0, ``<eos>`` = 1, ``<cls>`` = 2,
+``<sep>`` = 3, ``<mask>`` = 4.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from minilm.errors import UserError
+
+SPECIAL_TOKENS = ("<pad>", "<eos>", "<cls>", "<sep>", "<mask>")
+PAD, EOS, CLS, SEP, MASK = range(len(SPECIAL_TOKENS))
+
+
+def train_bpe(lines: Iterable[str], vocab_size: int = 1024) -> Tokenizer:
+    """Train a byte-level BPE tokenizer on ``lines`` (deterministic for the same lines)."""
+    if vocab_size < 256 + len(SPECIAL_TOKENS):
+        raise UserError(
+            f"--vocab_size={vocab_size}: byte-level BPE needs at least {256 + len(SPECIAL_TOKENS)}"
+        )
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(lines, trainer=trainer)
+    return tokenizer
+
+
+def load_tokenizer(path: Path) -> Tokenizer:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no tokenizer at {path}")
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as e:  # tokenizers raises a bare Exception on a malformed file
+        raise UserError(f"{path}: not a readable tokenizer.json ({e})") from None
+
+
+def encode_stream(tokenizer: Tokenizer, lines: Sequence[str]) -> np.ndarray:
+    """All lines as one token stream, each line followed by ``<eos>``: (N,) int32."""
+    ids = [e.ids + [EOS] for e in tokenizer.encode_batch(list(lines))]
+    return np.fromiter((t for row in ids for t in row), dtype=np.int32)
+
+
+def encode_padded(tokenizer: Tokenizer, texts: Sequence[str], max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each text truncated to ``max_len - 1`` tokens + ``<eos>``, right-padded with ``<pad>``.
+
+    Returns tokens (N, max_len) int32 and attention_mask (N, max_len) int32 (1 = real token).  A GPT
+    classifier pools the last real token, the ``<eos>`` that has seen the whole text.
+    """
+    tokens = np.full((len(texts), max_len), PAD, dtype=np.int32)
+    for i, enc in enumerate(tokenizer.encode_batch(list(texts))):
+        row = enc.ids[: max_len - 1] + [EOS]
+        tokens[i, : len(row)] = row
+    mask = (tokens != PAD).astype(np.int32)
+    return tokens, mask

@@ -1,0 +1,394 @@
+"""Pretrain a small GPT, fine-tune it on a classification task, evaluate it: the default run.
+
+    python train.py                      # about 3-4 minutes on 2 CPU cores
+
+1. data: the generated "world" corpus and its sentiment task (no download; see docs/data_card.md),
+   or any registered dataset / file via --corpus and --task (see docs/data.md);
+2. tokenizer: byte-level BPE trained on the corpus (``tokenizer.json``);
+3. pretraining: a GPT-2-style causal LM (Radford et al. 2019) on next-token prediction;
+4. fine-tuning: the same network plus a linear head on the last token's hidden state, all weights
+   trained (GPT, Radford et al. 2018, §3.2) with cross-entropy;
+5. evaluation: LM perplexity on held-out text; accuracy, precision, recall, F1 and the confusion
+   matrix on the task's test split, next to the majority-class baseline.
+
+Everything lands in ``runs/<name>/``: ``train_config.json``, ``metrics.jsonl``, ``loss.png``,
+``report.md``, ``tokenizer.json``, ``model.safetensors`` + ``config.json`` (the fine-tuned
+classifier), ``lm/`` (the pretrained LM), ``checkpoints/``.  ``--resume`` continues a killed run.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from minilm.config import config_to_dict, opt
+from minilm.data.batches import ExampleBatches, LMBatches
+from minilm.data.registry import Dataset, load_dataset
+from minilm.data.tokenizer import encode_padded, encode_stream, load_tokenizer, train_bpe
+from minilm.errors import UserError
+from minilm.metrics.classification import classification_report, format_report
+from minilm.metrics.perplexity import perplexity
+from minilm.models.transformer import GPT, SequenceClassifier, TransformerConfig, count_params
+from minilm.train import checkpoint
+from minilm.train.loop import TrainConfig, fit
+from minilm.train.runlog import MetricsLog
+
+
+@dataclass
+class Config:
+    """Settings of the default run (``python train.py --help``)."""
+
+    name: str = opt("", "run name: the run folder is <out_dir>/<name> (default: default-<timestamp>)")
+    out_dir: str = opt("runs", "folder that holds the run folders")
+    resume: bool = opt(False, "continue the run <out_dir>/<name> from its checkpoints")
+    corpus: str = opt("world", "pretraining text: a dataset name (see docs/data.md) or a text file")
+    task: str = opt("world_sentiment", "classification task to fine-tune on: a dataset name or a file")
+    data_dir: str = opt("", "root of the real datasets (default: $MINILM_DATA)")
+    seed: int = opt(0, "seed for initialisation, data order and dropout")
+    # model
+    vocab_size: int = opt(1024, "BPE vocabulary size")
+    max_len: int = opt(64, "context length in tokens")
+    n_layer: int = opt(4, "Transformer blocks")
+    n_head: int = opt(4, "attention heads")
+    d_model: int = opt(128, "hidden size")
+    dropout: float = opt(0.1, "dropout on embeddings, residual branches and the classifier")
+    # pretraining
+    pretrain_steps: int = opt(1200, "pretraining steps")
+    pretrain_batch: int = opt(32, "sequences per pretraining step")
+    pretrain_lr: float = opt(3e-3, "peak pretraining learning rate")
+    # fine-tuning
+    finetune_steps: int = opt(300, "fine-tuning steps")
+    finetune_batch: int = opt(32, "examples per fine-tuning step")
+    finetune_lr: float = opt(1e-3, "peak fine-tuning learning rate")
+    # both phases
+    warmup_steps: int = opt(50, "linear warmup steps of each phase")
+    weight_decay: float = opt(0.1, "AdamW decoupled weight decay (matrices only)")
+    clip_norm: float = opt(1.0, "global gradient-norm clipping (0 = off)")
+    eval_every: int = opt(200, "steps between evaluations in each phase")
+    max_eval: int = opt(2000, "cap on held-out examples/windows evaluated during training")
+    progress: bool = opt(True, "show progress bars")
+
+
+# ------------------------------------------------------------------------------------------- the run
+
+
+def _run_dir(cfg: Config) -> Path:
+    """The run folder; refuses to reuse a folder without --resume (nothing is overwritten)."""
+    name = cfg.name or "default-" + datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(cfg.out_dir) / name
+    saved = run_dir / "train_config.json"
+    if cfg.resume:
+        if not cfg.name:
+            raise UserError("--resume needs --name of the run to continue")
+        if not saved.is_file():
+            raise UserError(f"--resume: no run at {run_dir} (expected {saved})")
+        before = json.loads(saved.read_text(encoding="utf-8"))
+        now = config_to_dict(cfg)
+        changed = [k for k in now if k not in ("resume", "progress") and before.get(k) != now[k]]
+        if changed:
+            k = changed[0]
+            raise UserError(f"--resume: --{k}={now[k]!r} differs from the run's {before.get(k)!r} ({saved})")
+    elif run_dir.exists() and any(run_dir.iterdir()):
+        raise UserError(f"{run_dir} already holds a run; pass --resume to continue it or another --name")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not cfg.resume:
+        checkpoint.atomic_write_bytes(saved, json.dumps(config_to_dict(cfg), indent=2).encode())
+    return run_dir
+
+
+def _lm_text(dataset: Dataset) -> tuple[list[str], list[str]]:
+    """Train and held-out lines of an LM corpus: its dev/valid/test split, else the last 5% of lines."""
+    if dataset.task != "lm":
+        raise UserError(
+            f"--corpus={dataset.name} is a {dataset.task} dataset; pretraining needs text (task lm)"
+        )
+    splits = {k: [r["text"] for r in v] for k, v in dataset.splits.items()}
+    train = splits.pop("train")
+    held = next((splits[k] for k in ("valid", "dev", "validation", "test") if k in splits), None)
+    if held is None:
+        cut = max(1, len(train) // 20)
+        train, held = train[:-cut], train[-cut:]
+    if not train or not held:
+        raise UserError(f"--corpus={dataset.name}: too little text to hold out an evaluation part")
+    return train, held
+
+
+def _task_splits(dataset: Dataset) -> tuple[list[dict], list[dict], list[dict], tuple[str, ...]]:
+    if dataset.task != "classification":
+        raise UserError(
+            f"--task={dataset.name} is a {dataset.task} dataset; fine-tuning here needs classification"
+        )
+    splits = dataset.splits
+    train = splits["train"]
+    dev = splits.get("dev") or splits.get("validation") or splits.get("valid")
+    test = splits.get("test") or dev
+    if dev is None or test is None:
+        raise UserError(f"--task={dataset.name}: needs a dev or test split to evaluate on")
+    labels = dataset.labels or tuple(sorted({r["label"] for r in train}))
+    return train, dev, test, labels
+
+
+def run(cfg: Config) -> int:
+    t_start = time.perf_counter()
+    run_dir = _run_dir(cfg)
+    data_dir = cfg.data_dir or None
+    corpus = load_dataset(cfg.corpus, data_dir)
+    task = load_dataset(cfg.task, data_dir)
+    train_lines, held_lines = _lm_text(corpus)
+    train_ex, dev_ex, test_ex, labels = _task_splits(task)
+
+    # 2. tokenizer --------------------------------------------------------------------------------
+    tok_path = run_dir / "tokenizer.json"
+    if cfg.resume and tok_path.exists():
+        tokenizer = load_tokenizer(tok_path)
+    else:
+        tokenizer = train_bpe(train_lines, cfg.vocab_size)
+        checkpoint.atomic_write_bytes(tok_path, tokenizer.to_str().encode())
+    model_cfg = TransformerConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        max_len=cfg.max_len,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        d_model=cfg.d_model,
+        d_ff=4 * cfg.d_model,
+        dropout=cfg.dropout,
+    )
+
+    # 3. pretraining ------------------------------------------------------------------------------
+    train_stream = encode_stream(tokenizer, train_lines)
+    held_stream = encode_stream(tokenizer, held_lines)
+    lm = GPT(model_cfg, rngs=nnx.Rngs(cfg.seed))
+    lm_eval = lm_evaluator(lm, cfg.max_len)
+    t0 = time.perf_counter()
+    fit(
+        lm,
+        lm_loss,
+        LMBatches(train_stream, cfg.pretrain_batch, cfg.max_len, cfg.seed),
+        _phase_config(cfg, cfg.pretrain_steps, cfg.pretrain_batch, cfg.pretrain_lr),
+        run_dir,
+        eval_fn=lambda m: {"eval_loss": np.divide(*lm_eval(m, held_stream, cfg.max_eval))},
+        resume=cfg.resume and (run_dir / "checkpoints/pretrain.safetensors").exists(),
+        phase="pretrain",
+    )
+    pretrain_seconds = time.perf_counter() - t0
+    save_model(run_dir / "lm", lm, {"model": model_cfg.to_dict(), "architecture": "gpt"})
+    total_nll, n_tokens = lm_eval(lm, held_stream)
+    ppl = perplexity(total_nll, n_tokens)
+
+    # 4. fine-tuning ------------------------------------------------------------------------------
+    label_ids = {label: i for i, label in enumerate(labels)}
+    train_arrays = _classification_arrays(tokenizer, train_ex, label_ids, cfg.max_len, cfg.task, "train")
+    dev_arrays = _classification_arrays(
+        tokenizer, dev_ex[: cfg.max_eval], label_ids, cfg.max_len, cfg.task, "dev"
+    )
+    test_arrays = _classification_arrays(tokenizer, test_ex, label_ids, cfg.max_len, cfg.task, "test")
+    clf = SequenceClassifier(lm, len(labels), pooling="last", rngs=nnx.Rngs(cfg.seed + 1))
+    predict = classifier_predictor(clf)
+
+    def dev_eval(model: SequenceClassifier) -> dict[str, float]:
+        logits = predict(model, dev_arrays)
+        loss = optax.softmax_cross_entropy_with_integer_labels(
+            jnp.asarray(logits), dev_arrays["labels"]
+        ).mean()
+        return {
+            "eval_loss": float(loss),
+            "eval_accuracy": float(np.mean(logits.argmax(-1) == dev_arrays["labels"])),
+        }
+
+    t0 = time.perf_counter()
+    fit(
+        clf,
+        classification_loss,
+        ExampleBatches(train_arrays, cfg.finetune_batch, cfg.seed),
+        _phase_config(cfg, cfg.finetune_steps, cfg.finetune_batch, cfg.finetune_lr),
+        run_dir,
+        eval_fn=dev_eval,
+        resume=cfg.resume and (run_dir / "checkpoints/finetune.safetensors").exists(),
+        phase="finetune",
+    )
+    finetune_seconds = time.perf_counter() - t0
+    save_model(
+        run_dir,
+        clf,
+        {
+            "model": model_cfg.to_dict(),
+            "architecture": "gpt-classifier",
+            "labels": list(labels),
+            "pooling": "last",
+        },
+    )
+
+    # 5. evaluation -------------------------------------------------------------------------------
+    pred_ids = predict(clf, test_arrays).argmax(-1)
+    gold = [labels[i] for i in test_arrays["labels"]]
+    pred = [labels[i] for i in pred_ids]
+    report = classification_report(gold, pred)
+    majority = collections.Counter(r["label"] for r in train_ex).most_common(1)[0][0]
+    baseline = classification_report(gold, [majority] * len(gold))
+    summary = {
+        "lm_perplexity": ppl,
+        "lm_eval_tokens": n_tokens,
+        "test_accuracy": report["accuracy"],
+        "test_macro_f1": report["macro"]["f1"],
+        "majority_label": majority,
+        "majority_accuracy": baseline["accuracy"],
+        "majority_macro_f1": baseline["macro"]["f1"],
+        "parameters": count_params(lm),
+        "pretrain_seconds": round(pretrain_seconds, 1),
+        "finetune_seconds": round(finetune_seconds, 1),
+        "total_seconds": round(time.perf_counter() - t_start, 1),
+    }
+    MetricsLog(run_dir / "metrics.jsonl").write({"phase": "test", "step": cfg.finetune_steps, **summary})
+    text = _report(cfg, run_dir, summary, report, corpus, task)
+    checkpoint.atomic_write_bytes(run_dir / "report.md", text.encode())
+    print(text)
+    return 0
+
+
+def _phase_config(cfg: Config, steps: int, batch: int, lr: float) -> TrainConfig:
+    return TrainConfig(
+        steps=steps,
+        batch_size=batch,
+        lr=lr,
+        warmup_steps=min(cfg.warmup_steps, steps // 4),
+        weight_decay=cfg.weight_decay,
+        clip_norm=cfg.clip_norm,
+        eval_every=cfg.eval_every,
+        ckpt_every=cfg.eval_every,
+        log_every=10,
+        seed=cfg.seed,
+        progress=cfg.progress,
+    )
+
+
+# ------------------------------------------------------------------------------------ losses, evals
+
+
+def lm_loss(model: GPT, batch: dict[str, jax.Array], rngs: nnx.Rngs | None):
+    """Mean next-token cross-entropy: -1/(B T) sum log p(x_{t+1} | x_<=t)."""
+    logits = model(batch["tokens"], rngs=rngs)  # (B, T, V)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, batch["targets"]).mean(), {}
+
+
+def classification_loss(model: SequenceClassifier, batch: dict[str, jax.Array], rngs: nnx.Rngs | None):
+    logits = model(batch["tokens"], attention_mask=batch["attention_mask"], rngs=rngs)  # (B, C)
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"]).mean()
+    return loss, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["labels"])}
+
+
+EVAL_BATCH = 64
+
+
+def lm_evaluator(model: GPT, seq_len: int):
+    """``evaluate(model, stream, max_windows) -> (summed next-token NLL, tokens scored)``.
+
+    The stream is cut into non-overlapping windows; window i scores tokens i*T+1 .. i*T+T given
+    their prefix inside the window.  Windows go through in fixed-size batches (the last one masked),
+    so one compiled function serves every stream and every cap.
+    """
+    graphdef = nnx.graphdef(model)
+
+    @jax.jit
+    def batch_nll(state, tokens, targets, w):  # (b, T), (b, T), (b,) -> ()
+        logits = nnx.merge(graphdef, state)(tokens)  # (b, T, V)
+        nll = optax.softmax_cross_entropy_with_integer_labels(logits, targets).sum(-1)  # (b,)
+        return jnp.sum(nll * w)
+
+    def evaluate(m: GPT, stream: np.ndarray, max_windows: int | None = None) -> tuple[float, int]:
+        n = (len(stream) - 1) // seq_len
+        if max_windows is not None:
+            n = min(n, max_windows)
+        if n == 0:
+            raise UserError(
+                f"the held-out text has {len(stream)} tokens, fewer than one window of {seq_len + 1}"
+            )
+        pad = -n % EVAL_BATCH
+        x = np.pad(stream[: n * seq_len].reshape(n, seq_len), ((0, pad), (0, 0)))
+        y = np.pad(stream[1 : n * seq_len + 1].reshape(n, seq_len), ((0, pad), (0, 0)))
+        w = np.pad(np.ones(n, np.float32), (0, pad))
+        state = nnx.state(m)
+        total = sum(
+            float(batch_nll(state, x[i : i + EVAL_BATCH], y[i : i + EVAL_BATCH], w[i : i + EVAL_BATCH]))
+            for i in range(0, len(x), EVAL_BATCH)
+        )
+        return total, n * seq_len
+
+    return evaluate
+
+
+def classifier_predictor(model: SequenceClassifier):
+    """``predict(model, arrays) -> logits (N, C)`` in fixed-size jitted batches."""
+    graphdef = nnx.graphdef(model)
+
+    @jax.jit
+    def logits_of(state, tokens, mask):
+        return nnx.merge(graphdef, state)(tokens, attention_mask=mask)
+
+    def predict(m: SequenceClassifier, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        state, n = nnx.state(m), len(arrays["tokens"])
+        pad = -n % EVAL_BATCH
+        tokens = np.pad(arrays["tokens"], ((0, pad), (0, 0)))
+        mask = np.pad(arrays["attention_mask"], ((0, pad), (0, 0)), constant_values=1)
+        out = [
+            np.asarray(logits_of(state, tokens[i : i + EVAL_BATCH], mask[i : i + EVAL_BATCH]))
+            for i in range(0, len(tokens), EVAL_BATCH)
+        ]
+        return np.concatenate(out)[:n]
+
+    return predict
+
+
+def _classification_arrays(tokenizer, examples, label_ids, max_len, source, split) -> dict[str, np.ndarray]:
+    unknown = [r["label"] for r in examples if r["label"] not in label_ids]
+    if unknown:
+        raise UserError(
+            f"{source} {split}: unknown label {unknown[0]!r}; the labels are {', '.join(label_ids)}"
+        )
+    tokens, mask = encode_padded(tokenizer, [r["text"] for r in examples], max_len)
+    labels = np.array([label_ids[r["label"]] for r in examples], dtype=np.int32)
+    return {"tokens": tokens, "attention_mask": mask, "labels": labels}
+
+
+def save_model(folder: Path, model: nnx.Module, config: dict) -> None:
+    """``model.safetensors`` (parameters by name) + ``config.json``, both written atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    checkpoint.save_arrays(folder / "model.safetensors", checkpoint.flatten(nnx.state(model, nnx.Param)))
+    checkpoint.atomic_write_bytes(folder / "config.json", json.dumps(config, indent=2).encode())
+
+
+def _report(cfg: Config, run_dir: Path, s: dict, report: dict, corpus: Dataset, task: Dataset) -> str:
+    lines = [
+        f"# minilm run `{run_dir.name}`",
+        "",
+        f"Pretrained a {cfg.n_layer}-layer GPT ({s['parameters']:,} parameters) on `{corpus.name}` for "
+        f"{cfg.pretrain_steps} steps ({s['pretrain_seconds']} s), fine-tuned it on `{task.name}` for "
+        f"{cfg.finetune_steps} steps ({s['finetune_seconds']} s). Total {s['total_seconds']} s.",
+        "",
+        "| result | value |",
+        "|---|---|",
+        f"| LM perplexity on held-out text ({s['lm_eval_tokens']:,} tokens) | {s['lm_perplexity']:.3f} |",
+        f"| test accuracy | {s['test_accuracy']:.4f} |",
+        f"| test macro F1 | {s['test_macro_f1']:.4f} |",
+        f"| majority-class baseline (`{s['majority_label']}`): accuracy / macro F1 "
+        f"| {s['majority_accuracy']:.4f} / {s['majority_macro_f1']:.4f} |",
+        "",
+        "## Test set, per class",
+        "",
+        "```",
+        format_report(report),
+        "```",
+        "",
+        "Files: `metrics.jsonl` (every logged step), `loss.png` (curves), `model.safetensors` + `config.json`"
+        " (classifier), `lm/` (pretrained LM), `tokenizer.json`, `train_config.json`.",
+    ]
+    return "\n".join(lines) + "\n"
