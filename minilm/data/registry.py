@@ -8,8 +8,9 @@
 
 Every dataset comes as a :class:`Dataset`: named splits (``train``, ``dev``, ``test``) of records,
 dicts with the same fields for every dataset of a task (:data:`TASK_FIELDS`); a few datasets add
-a documented extra field.  Labels are strings, the dataset's own class names in lower-level
-detail; ``Dataset.labels`` fixes their order, so ``labels.index(record["label"])`` is the class id.
+a documented extra field.  Labels are strings, the class names (where a file writes codes, the
+names they stand for: sst2's 0/1 are "negative"/"positive"); ``Dataset.labels`` fixes their order,
+so ``labels.index(record["label"])`` is the class id.
 
 The files: each real dataset is a folder under the data root -- ``data_dir`` if given (the CLIs'
 ``--data-dir``), else ``$MINILM_DATA``, else the download cache ``~/.cache/minilm/data`` -- holding
@@ -787,7 +788,7 @@ def load_dataset(
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise UserError(
         f"unknown dataset {name!r}{hint}; known: {', '.join(dataset_names())}; "
-        f"or give the path of a {', '.join(FORMATS)} file"
+        f"or give the path of a data file ({', '.join(FORMATS)}; .json is SQuAD; .gz allowed)"
     )
 
 
