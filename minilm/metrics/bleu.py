@@ -216,6 +216,11 @@ class BLEUScore:
         )
 
 
+def _check_smooth(smooth: str) -> None:
+    if smooth not in SMOOTH_DEFAULTS:
+        raise ValueError(f"smooth={smooth!r}; allowed: {', '.join(SMOOTH_DEFAULTS)}")
+
+
 def signature(n_refs: int, lowercase: bool, tokenize: str, smooth: str, smooth_value: float | None,
               effective_order: bool) -> str:  # fmt: skip
     """sacreBLEU's reproducibility signature for these settings."""
@@ -230,8 +235,7 @@ def signature(n_refs: int, lowercase: bool, tokenize: str, smooth: str, smooth_v
 def bleu_from_statistics(stats: Sequence[int], smooth: str = "exp", smooth_value: float | None = None,
                          effective_order: bool = False, sig: str = "") -> BLEUScore:  # fmt: skip
     """BLEU from summed statistics ``[c, r, m_1..m_N, t_1..t_N]`` (the module docstring's formulas)."""
-    if smooth not in SMOOTH_DEFAULTS:
-        raise ValueError(f"smooth={smooth!r}; allowed: {', '.join(SMOOTH_DEFAULTS)}")
+    _check_smooth(smooth)
     k = SMOOTH_DEFAULTS[smooth] if smooth_value is None else smooth_value
     sys_len, ref_len = int(stats[0]), int(stats[1])
     correct = [int(x) for x in stats[2 : 2 + MAX_ORDER]]
@@ -291,6 +295,7 @@ def corpus_bleu(hyps: Sequence[str], refs: Sequence[Sequence[str]], tokenize: st
                 lowercase: bool = False, smooth: str = "exp", smooth_value: float | None = None,
                 effective_order: bool = False) -> BLEUScore:  # fmt: skip
     """Corpus BLEU with sacreBLEU's defaults (``sacrebleu.corpus_bleu(hyps, refs)``)."""
+    _check_smooth(smooth)
     stats = corpus_statistics(hyps, refs, tokenize, lowercase).sum(axis=0)
     sig = signature(len(refs), lowercase, tokenize, smooth, smooth_value, effective_order)
     return bleu_from_statistics(stats, smooth, smooth_value, effective_order, sig)

@@ -27,7 +27,10 @@ def accuracy(gold: jax.Array, pred: jax.Array, mask: jax.Array | None = None) ->
 def confusion_matrix(
     gold: jax.Array, pred: jax.Array, num_classes: int, mask: jax.Array | None = None
 ) -> jax.Array:
-    """(K, K) float32 counts C[g, p], rows = gold, by scatter-add.  gold, pred, mask: (N,)."""
+    """(K, K) float32 counts C[g, p], rows = gold, by scatter-add (exact below 2**24 per cell).
+
+    gold, pred, mask: (N,).
+    """
     return jnp.zeros((num_classes, num_classes), jnp.float32).at[gold, pred].add(_weights(gold, mask))
 
 
@@ -36,6 +39,8 @@ def f1_from_confusion(cm: jax.Array, average: str = "macro") -> jax.Array:
 
     Per class F1_c = 2 tp_c / (pred_c + true_c), 0 when pred_c + true_c = 0.
     """
+    if average not in ("macro", "micro", "weighted"):
+        raise ValueError(f"average={average!r}; allowed: macro, micro, weighted")
     tp = jnp.diagonal(cm)  # (K,)
     true, predicted = cm.sum(axis=1), cm.sum(axis=0)  # (K,), (K,)
     denom = true + predicted  # (K,)
@@ -45,9 +50,7 @@ def f1_from_confusion(cm: jax.Array, average: str = "macro") -> jax.Array:
         return jnp.sum(f1 * seen) / jnp.maximum(jnp.sum(seen), 1.0)
     if average == "micro":
         return jnp.sum(tp) / jnp.maximum(jnp.sum(cm), 1.0)
-    if average == "weighted":
-        return jnp.sum(f1 * true) / jnp.maximum(jnp.sum(true), 1.0)
-    raise ValueError(f"average={average!r}; allowed: macro, micro, weighted")
+    return jnp.sum(f1 * true) / jnp.maximum(jnp.sum(true), 1.0)  # weighted by support
 
 
 def token_nll(
