@@ -16,6 +16,9 @@ def test_uniform_model_has_perplexity_vocabulary_size():
         assert perplexity(1000 * math.log(v), 1000) == pytest.approx(v)
         assert bits_per_char(100 * math.log(v), 100) == pytest.approx(math.log2(v))
     assert bits_per_byte(64 * math.log(256), 64) == pytest.approx(8.0)
+    assert perplexity(np.float32(2 * math.log(5)), np.int64(2)) == pytest.approx(
+        5.0, rel=1e-6
+    )  # NumPy scalars
 
 
 def test_perplexity_is_inverse_geometric_mean_probability():
@@ -34,6 +37,6 @@ def test_same_nll_different_units():
 def test_overflow_and_errors():
     assert perplexity(1e6, 1) == math.inf
     assert perplexity(0.0, 3) == 1.0
-    for bad in [(-1.0, 5), (float("nan"), 5), (1.0, 0), (1.0, 2.5)]:
+    for bad in [(-1.0, 5), (float("nan"), 5), (1.0, 0), (1.0, 2.5), (1.0, True)]:
         with pytest.raises(ValueError):
             perplexity(*bad)

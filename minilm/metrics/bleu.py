@@ -273,11 +273,10 @@ def _check_inputs(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> None:
         raise ValueError("no hypotheses")
     if len(refs) == 0:
         raise ValueError("no reference streams")
-    for k, stream in enumerate(refs):
-        if isinstance(stream, str) or len(stream) != len(hyps):
-            raise ValueError(
-                f"reference stream {k} must be a sequence of {len(hyps)} strings (one per hypothesis)"
-            )
+    for k, stream in enumerate([hyps, *refs]):
+        if isinstance(stream, str) or len(stream) != len(hyps) or not all(isinstance(x, str) for x in stream):
+            name = "hypotheses" if k == 0 else f"reference stream {k - 1}"
+            raise ValueError(f"{name} must be a sequence of {len(hyps)} strings (one per hypothesis)")
 
 
 def corpus_statistics(hyps: Sequence[str], refs: Sequence[Sequence[str]], tokenize: str = "13a",

@@ -26,13 +26,14 @@ the text itself.
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 
 _MAX_LOG = math.log(sys.float_info.max)  # exp of anything larger overflows
 
 
 def _check(total_nll: float, n_units: int, unit: str) -> None:
-    if not isinstance(n_units, int) or n_units <= 0:
+    if not isinstance(n_units, numbers.Integral) or isinstance(n_units, bool) or n_units <= 0:
         raise ValueError(f"need a positive integer number of {unit}, got {n_units!r}")
     if math.isnan(total_nll) or total_nll < 0:
         raise ValueError(f"total NLL must be >= 0 (a sum of -ln p), got {total_nll!r}")
@@ -41,17 +42,17 @@ def _check(total_nll: float, n_units: int, unit: str) -> None:
 def perplexity(total_nll: float, n_tokens: int) -> float:
     """``exp(total_nll / n_tokens)``; ``inf`` when that overflows a float."""
     _check(total_nll, n_tokens, "tokens")
-    mean = total_nll / n_tokens
+    mean = float(total_nll) / int(n_tokens)
     return math.exp(mean) if mean <= _MAX_LOG else math.inf
 
 
 def bits_per_char(total_nll: float, n_chars: int) -> float:
     """``total_nll / (n_chars ln 2)``: the NLL of a text in bits, per character of that text."""
     _check(total_nll, n_chars, "characters")
-    return total_nll / (n_chars * math.log(2))
+    return float(total_nll) / (int(n_chars) * math.log(2))
 
 
 def bits_per_byte(total_nll: float, n_bytes: int) -> float:
     """``total_nll / (n_bytes ln 2)``: per UTF-8 byte (``len(text.encode())``), for byte-level models."""
     _check(total_nll, n_bytes, "bytes")
-    return total_nll / (n_bytes * math.log(2))
+    return float(total_nll) / (int(n_bytes) * math.log(2))
