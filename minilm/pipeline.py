@@ -19,6 +19,7 @@ classifier), ``lm/`` (the pretrained LM), ``checkpoints/``.  ``--resume`` contin
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from minilm.data.batches import ExampleBatches, LMBatches
 from minilm.data.registry import Dataset, load_dataset
 from minilm.data.tokenizer import encode_padded, encode_stream, load_tokenizer, train_bpe
 from minilm.errors import UserError
+from minilm.fileio import atomic_write_bytes
 from minilm.metrics.classification import classification_report, format_report
 from minilm.metrics.perplexity import perplexity
 from minilm.models.transformer import GPT, SequenceClassifier, TransformerConfig, count_params
@@ -83,7 +85,8 @@ class Config:
 
 
 def _run_dir(cfg: Config) -> Path:
-    """The run folder; refuses to reuse a folder without --resume (nothing is overwritten)."""
+    """The run folder (not yet created); refuses to reuse a folder without --resume, so nothing in an
+    existing run is ever overwritten."""
     name = cfg.name or "default-" + datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = Path(cfg.out_dir) / name
     saved = run_dir / "train_config.json"
@@ -100,9 +103,6 @@ def _run_dir(cfg: Config) -> Path:
             raise UserError(f"--resume: --{k}={now[k]!r} differs from the run's {before.get(k)!r} ({saved})")
     elif run_dir.exists() and any(run_dir.iterdir()):
         raise UserError(f"{run_dir} already holds a run; pass --resume to continue it or another --name")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not cfg.resume:
-        checkpoint.atomic_write_bytes(saved, json.dumps(config_to_dict(cfg), indent=2).encode())
     return run_dir
 
 
@@ -123,37 +123,58 @@ def _lm_text(dataset: Dataset) -> tuple[list[str], list[str]]:
     return train, held
 
 
-def _task_splits(dataset: Dataset) -> tuple[list[dict], list[dict], list[dict], tuple[str, ...]]:
+def _task_splits(dataset: Dataset, seed: int) -> tuple[list[dict], list[dict], list[dict], tuple[str, ...]]:
+    """train, dev, test and the label names.  A dataset with only a train split (a user's file) is
+    split 80/10/10 with a seeded permutation; one without a test split is tested on its dev split."""
     if dataset.task != "classification":
         raise UserError(
             f"--task={dataset.name} is a {dataset.task} dataset; fine-tuning here needs classification"
         )
-    splits = dataset.splits
+    splits = dict(dataset.splits)
     train = splits["train"]
-    dev = splits.get("dev") or splits.get("validation") or splits.get("valid")
-    test = splits.get("test") or dev
-    if dev is None or test is None:
-        raise UserError(f"--task={dataset.name}: needs a dev or test split to evaluate on")
+    dev = next((splits[k] for k in ("dev", "validation", "valid") if k in splits), None)
+    test = splits.get("test", dev)
+    if dev is None and test is None:
+        order = np.random.default_rng(seed).permutation(len(train))
+        tenth = len(train) // 10
+        if tenth == 0:
+            raise UserError(
+                f"--task={dataset.name}: {len(train)} examples are too few to split off dev and test"
+            )
+        dev, test = [train[i] for i in order[:tenth]], [train[i] for i in order[tenth : 2 * tenth]]
+        train = [train[i] for i in order[2 * tenth :]]
     labels = dataset.labels or tuple(sorted({r["label"] for r in train}))
-    return train, dev, test, labels
+    return train, dev or test, test, labels
 
 
 def run(cfg: Config) -> int:
     t_start = time.perf_counter()
     run_dir = _run_dir(cfg)
+
+    # 1. data, 2. tokenizer: everything that can fail on bad input happens before the run folder is made
     data_dir = cfg.data_dir or None
     corpus = load_dataset(cfg.corpus, data_dir)
     task = load_dataset(cfg.task, data_dir)
     train_lines, held_lines = _lm_text(corpus)
-    train_ex, dev_ex, test_ex, labels = _task_splits(task)
-
-    # 2. tokenizer --------------------------------------------------------------------------------
+    train_ex, dev_ex, test_ex, labels = _task_splits(task, cfg.seed)
     tok_path = run_dir / "tokenizer.json"
-    if cfg.resume and tok_path.exists():
-        tokenizer = load_tokenizer(tok_path)
-    else:
-        tokenizer = train_bpe(train_lines, cfg.vocab_size)
-        checkpoint.atomic_write_bytes(tok_path, tokenizer.to_str().encode())
+    tokenizer = load_tokenizer(tok_path) if cfg.resume else train_bpe(train_lines, cfg.vocab_size)
+    train_stream = encode_stream(tokenizer, train_lines)
+    held_stream = encode_stream(tokenizer, held_lines)
+    lm_batches = LMBatches(train_stream, cfg.pretrain_batch, cfg.max_len, cfg.seed)
+    label_ids = {label: i for i, label in enumerate(labels)}
+    encode = functools.partial(_classification_arrays, tokenizer, label_ids=label_ids, max_len=cfg.max_len)
+    train_arrays = encode(train_ex, where=f"{cfg.task} train")
+    dev_arrays = encode(dev_ex[: cfg.max_eval], where=f"{cfg.task} dev")
+    test_arrays = encode(test_ex, where=f"{cfg.task} test")
+    clf_batches = ExampleBatches(train_arrays, cfg.finetune_batch, cfg.seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not cfg.resume:
+        config_json = json.dumps(config_to_dict(cfg), indent=2)
+        atomic_write_bytes(run_dir / "train_config.json", config_json.encode())
+        atomic_write_bytes(tok_path, tokenizer.to_str().encode())
+
+    # 3. pretraining ------------------------------------------------------------------------------
     model_cfg = TransformerConfig(
         vocab_size=tokenizer.get_vocab_size(),
         max_len=cfg.max_len,
@@ -163,21 +184,17 @@ def run(cfg: Config) -> int:
         d_ff=4 * cfg.d_model,
         dropout=cfg.dropout,
     )
-
-    # 3. pretraining ------------------------------------------------------------------------------
-    train_stream = encode_stream(tokenizer, train_lines)
-    held_stream = encode_stream(tokenizer, held_lines)
     lm = GPT(model_cfg, rngs=nnx.Rngs(cfg.seed))
     lm_eval = lm_evaluator(lm, cfg.max_len)
     t0 = time.perf_counter()
     fit(
         lm,
         lm_loss,
-        LMBatches(train_stream, cfg.pretrain_batch, cfg.max_len, cfg.seed),
+        lm_batches,
         _phase_config(cfg, cfg.pretrain_steps, cfg.pretrain_batch, cfg.pretrain_lr),
         run_dir,
         eval_fn=lambda m: {"eval_loss": np.divide(*lm_eval(m, held_stream, cfg.max_eval))},
-        resume=cfg.resume and (run_dir / "checkpoints/pretrain.safetensors").exists(),
+        resume=_resume_phase(cfg, run_dir, "pretrain"),
         phase="pretrain",
     )
     pretrain_seconds = time.perf_counter() - t0
@@ -186,47 +203,32 @@ def run(cfg: Config) -> int:
     ppl = perplexity(total_nll, n_tokens)
 
     # 4. fine-tuning ------------------------------------------------------------------------------
-    label_ids = {label: i for i, label in enumerate(labels)}
-    train_arrays = _classification_arrays(tokenizer, train_ex, label_ids, cfg.max_len, cfg.task, "train")
-    dev_arrays = _classification_arrays(
-        tokenizer, dev_ex[: cfg.max_eval], label_ids, cfg.max_len, cfg.task, "dev"
-    )
-    test_arrays = _classification_arrays(tokenizer, test_ex, label_ids, cfg.max_len, cfg.task, "test")
     clf = SequenceClassifier(lm, len(labels), pooling="last", rngs=nnx.Rngs(cfg.seed + 1))
     predict = classifier_predictor(clf)
 
     def dev_eval(model: SequenceClassifier) -> dict[str, float]:
-        logits = predict(model, dev_arrays)
-        loss = optax.softmax_cross_entropy_with_integer_labels(
-            jnp.asarray(logits), dev_arrays["labels"]
-        ).mean()
+        logits = predict(model, dev_arrays)  # (N, C)
+        log_probs = logits - _logsumexp(logits)
+        gold = dev_arrays["labels"]
         return {
-            "eval_loss": float(loss),
-            "eval_accuracy": float(np.mean(logits.argmax(-1) == dev_arrays["labels"])),
+            "eval_loss": float(-log_probs[np.arange(len(gold)), gold].mean()),
+            "eval_accuracy": float(np.mean(logits.argmax(-1) == gold)),
         }
 
     t0 = time.perf_counter()
     fit(
         clf,
         classification_loss,
-        ExampleBatches(train_arrays, cfg.finetune_batch, cfg.seed),
+        clf_batches,
         _phase_config(cfg, cfg.finetune_steps, cfg.finetune_batch, cfg.finetune_lr),
         run_dir,
         eval_fn=dev_eval,
-        resume=cfg.resume and (run_dir / "checkpoints/finetune.safetensors").exists(),
+        resume=_resume_phase(cfg, run_dir, "finetune"),
         phase="finetune",
     )
     finetune_seconds = time.perf_counter() - t0
-    save_model(
-        run_dir,
-        clf,
-        {
-            "model": model_cfg.to_dict(),
-            "architecture": "gpt-classifier",
-            "labels": list(labels),
-            "pooling": "last",
-        },
-    )
+    classifier_config = {"model": model_cfg.to_dict(), "architecture": "gpt-classifier", "pooling": "last"}
+    save_model(run_dir, clf, {**classifier_config, "labels": list(labels)})
 
     # 5. evaluation -------------------------------------------------------------------------------
     pred_ids = predict(clf, test_arrays).argmax(-1)
@@ -250,9 +252,26 @@ def run(cfg: Config) -> int:
     }
     MetricsLog(run_dir / "metrics.jsonl").write({"phase": "test", "step": cfg.finetune_steps, **summary})
     text = _report(cfg, run_dir, summary, report, corpus, task)
-    checkpoint.atomic_write_bytes(run_dir / "report.md", text.encode())
+    atomic_write_bytes(run_dir / "report.md", text.encode())
     print(text)
     return 0
+
+
+def _resume_phase(cfg: Config, run_dir: Path, phase: str) -> bool:
+    """Resume ``phase`` from its checkpoint if it has one; a phase killed before its first checkpoint
+    starts over, and the log lines it left are dropped."""
+    if not cfg.resume:
+        return False
+    if (run_dir / "checkpoints" / f"{phase}.safetensors").exists():
+        return True
+    MetricsLog(run_dir / "metrics.jsonl").truncate_after(phase, 0)
+    return False
+
+
+def _logsumexp(x: np.ndarray) -> np.ndarray:
+    """log sum_j exp(x_ij) over the last axis, kept as (N, 1), computed stably."""
+    top = x.max(-1, keepdims=True)
+    return top + np.log(np.exp(x - top).sum(-1, keepdims=True))
 
 
 def _phase_config(cfg: Config, steps: int, batch: int, lr: float) -> TrainConfig:
@@ -348,12 +367,11 @@ def classifier_predictor(model: SequenceClassifier):
     return predict
 
 
-def _classification_arrays(tokenizer, examples, label_ids, max_len, source, split) -> dict[str, np.ndarray]:
+def _classification_arrays(tokenizer, examples, *, label_ids, max_len, where) -> dict[str, np.ndarray]:
+    """tokens and attention_mask (N, max_len), labels (N,) as class ids."""
     unknown = [r["label"] for r in examples if r["label"] not in label_ids]
     if unknown:
-        raise UserError(
-            f"{source} {split}: unknown label {unknown[0]!r}; the labels are {', '.join(label_ids)}"
-        )
+        raise UserError(f"{where}: unknown label {unknown[0]!r}; the labels are {', '.join(label_ids)}")
     tokens, mask = encode_padded(tokenizer, [r["text"] for r in examples], max_len)
     labels = np.array([label_ids[r["label"]] for r in examples], dtype=np.int32)
     return {"tokens": tokens, "attention_mask": mask, "labels": labels}
@@ -363,7 +381,7 @@ def save_model(folder: Path, model: nnx.Module, config: dict) -> None:
     """``model.safetensors`` (parameters by name) + ``config.json``, both written atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint.save_arrays(folder / "model.safetensors", checkpoint.flatten(nnx.state(model, nnx.Param)))
-    checkpoint.atomic_write_bytes(folder / "config.json", json.dumps(config, indent=2).encode())
+    atomic_write_bytes(folder / "config.json", json.dumps(config, indent=2).encode())
 
 
 def _report(cfg: Config, run_dir: Path, s: dict, report: dict, corpus: Dataset, task: Dataset) -> str:

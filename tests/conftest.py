@@ -1,6 +1,8 @@
 """Shared test setup.
 
 - Strict numerics (as Equinox's test suite): silent rank broadcasting becomes an error.
+- A persistent compilation cache for the session: the many tests that compile the same tiny models
+  (in different ``jax.jit`` wrappers) compile each computation once.
 - ``data_root``: the real datasets (``MINILM_DATA``).  Unset -> data tests are skipped; set -> a missing
   file is a failure, never a skip.
 """
@@ -8,12 +10,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import jax
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_compilation_cache_dir", tempfile.mkdtemp(prefix="minilm-jax-cache-"))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import pytest
 from flax import nnx
 
 from minilm.errors import UserError
+from minilm.fileio import atomic_write_bytes
 from minilm.train import checkpoint
 from minilm.train.loop import TrainConfig, fit
 from minilm.train.optim import clip_by_global_norm, learning_rate_schedule, make_optimizer
@@ -246,13 +247,13 @@ def test_checkpoint_shape_mismatch_is_a_user_error(tmp_path):
 
 def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
     path = tmp_path / "x.bin"
-    checkpoint.atomic_write_bytes(path, b"old")
+    atomic_write_bytes(path, b"old")
 
     def boom(*a, **k):
         raise OSError("disk full")
 
     monkeypatch.setattr("os.replace", boom)
     with pytest.raises(OSError):
-        checkpoint.atomic_write_bytes(path, b"new")
+        atomic_write_bytes(path, b"new")
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]

@@ -33,7 +33,6 @@ import math
 import os
 import posixpath
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Collection, Mapping
@@ -43,6 +42,7 @@ from typing import Any, NamedTuple
 
 from minilm.data.formats import read_delimited, read_json, read_jsonl, read_lines
 from minilm.errors import UserError
+from minilm.fileio import atomic_write_bytes
 
 # the fields of every record, per task
 TASK_FIELDS: dict[str, tuple[str, ...]] = {
@@ -1015,16 +1015,6 @@ def load_file(
 RAW_GITHUB = "https://raw.githubusercontent.com"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that it is either complete or absent: temp file, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(f.name, path)
-
-
 def download_dataset(name: str, data_dir: str | Path | None = None, mirror: str = RAW_GITHUB) -> Path:
     """Fetch the files of dataset ``name`` missing under :func:`data_root`; returns its folder.
 
@@ -1051,7 +1041,7 @@ def download_dataset(name: str, data_dir: str | Path | None = None, mirror: str 
             raise UserError(f"{url}: SHA-256 is {digest}, expected {expected}; not saved")
         if file.endswith(".gz") and not remote.endswith(".gz"):
             data = gzip.compress(data, mtime=0)
-        _write_atomic(folder / file, data)
+        atomic_write_bytes(folder / file, data)
     return folder
 
 

@@ -12,8 +12,6 @@ its leaves by name, so a checkpoint that does not match the config is a clear er
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save
 
 from minilm.errors import UserError
+from minilm.fileio import atomic_write_bytes
 
 
 def _key_name(key) -> str:
@@ -71,27 +70,6 @@ def unflatten(template, arrays: dict[str, np.ndarray], prefix: str, source: str)
     if extra:
         raise UserError(f"{source}: unexpected array {extra[0]!r} (checkpoint does not match this config)")
     return jax.tree_util.tree_unflatten(treedef, filled)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str, Any] | None = None) -> None:

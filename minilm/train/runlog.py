@@ -12,7 +12,7 @@ import json
 import math
 from pathlib import Path
 
-from minilm.train.checkpoint import atomic_write_bytes
+from minilm.fileio import atomic_write_bytes
 
 
 class MetricsLog:
