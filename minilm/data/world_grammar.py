@@ -81,9 +81,12 @@ def _parse(template: str) -> tuple[str | tuple[str, ...], ...]:
 
 
 def fill(template: str, rng: Rng, **slots: str) -> str:
-    """Expand one template: choose each ``[a|b|c]`` alternative, then fill the ``{slots}``."""
+    """Expand one template: choose each ``[a|b|c]`` alternative, then fill the ``{slots}``.
+
+    An alternative may be empty ("[|again]"); the spaces around it collapse to one.
+    """
     text = "".join(p if isinstance(p, str) else rng.pick(p) for p in _parse(template))
-    return text.format(**slots) if "{" in text else text
+    return " ".join((text.format(**slots) if "{" in text else text).split())
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -576,7 +576,7 @@ POLYSEMY: dict[str, dict[str, tuple[str, ...]]] = {
     "bark": {
         "dog": (
             "the loud bark of the dog woke [the baby|the neighbours|{name}] .",
-            "{name} heard a dog bark [at the postman|in the night|behind the gate] .",
+            "{name} heard a bark [from the kennel|in the night|behind the gate] .",
             "the puppy gave a [sharp|joyful|short] bark when {subj} came home .",
             "the dogs bark [at strangers|at the cat|every night] and wag their tails .",
         ),

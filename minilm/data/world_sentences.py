@@ -525,7 +525,7 @@ INTENT_TEMPLATES: dict[str, tuple[str, ...]] = {
         "i can not see anything in the {room} , switch on the light",
     ),
 }
-COMMAND_PREFIXES = ("", "", "", "please ", "hey , ", "ok , ", "can you ", "could you ")
+COMMAND_PREFIXES = ("", "", "", "please ", "hey , ", "ok , ")
 COMMAND_SUFFIXES = ("", "", "", " please", " thanks", " thank you", " now")
 ROOMS_AT_HOME = ("kitchen", "bedroom", "hall", "garden", "attic", "cellar", "bathroom", "office", "lounge")
 INTENTS = tuple(INTENT_TEMPLATES)
