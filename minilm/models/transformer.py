@@ -30,6 +30,7 @@ Shapes below: B batch, T query length, S key length, H heads, Q = D / H head siz
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -159,8 +160,70 @@ def _dense(
     return Dense(d_in, d_out, bias=cfg.bias if bias is None else bias, std=std, dtype=cfg.dtype, rngs=rngs)
 
 
+# GELU (Hendrycks & Gimpel 2016): ``x Φ(x)``.  Exact (BERT, PyTorch's default): Φ(x) = (1 + erf(x/√2))/2;
+# tanh approximation (GPT-2's gelu_new): Φ(x) ≈ (1 + tanh(√(2/π) (x + 0.044715 x³)))/2.  The custom VJP
+# keeps Φ (or the tanh) from the forward pass so the backward is one elementwise pass,
+# d/dx x Φ(x) = Φ(x) + x φ(x); autodiff of jax.nn.gelu recomputes erfc/tanh in three passes on CPU.
+_SQRT_HALF = 1.0 / math.sqrt(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_A = 0.044715
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def gelu(x: jax.Array, approximate: bool) -> jax.Array:
+    """GELU, exact (``approximate=False``) or tanh-approximate; same shape as x."""
+    return _gelu_fwd(x, approximate)[0]
+
+
+def _gelu_fwd(x: jax.Array, approximate: bool) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    if approximate:
+        t = jnp.tanh(_SQRT_2_OVER_PI * (x + _GELU_A * x * x * x))
+        return 0.5 * x * (1.0 + t), (x, t)
+    cdf = 0.5 * (1.0 + jax.lax.erf(x * _SQRT_HALF))
+    return x * cdf, (x, cdf)
+
+
+def _gelu_bwd(approximate: bool, res: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array]:
+    x, u = res
+    if approximate:  # u = tanh(z), z = c (x + a x³): (1 + u)/2 + x/2 (1 - u²) c (1 + 3 a x²)
+        slope = 0.5 * (1.0 + u) + 0.5 * x * (1.0 - u * u) * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_A * x * x)
+    else:  # u = Φ(x): Φ(x) + x φ(x)
+        slope = u + x * jnp.exp(-0.5 * x * x) * _INV_SQRT_2PI
+    return (g * slope,)
+
+
+gelu.defvjp(_gelu_fwd, _gelu_bwd)
+
+
+# LayerNorm (Ba et al. 2016) without the shift: ``y = x̂ γ`` with ``x̂ = (x - mean) / sqrt(var + eps)`` per row.
+# Closed-form backward (one pass, as in fused kernels), with gγ = g γ:
+#   dx = (gγ - mean(gγ) - x̂ mean(gγ x̂)) / sqrt(var + eps),   dγ = Σ_rows g x̂.
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def layer_norm(x: jax.Array, scale: jax.Array, eps: float) -> jax.Array:
+    """x (N, D) float32, scale (D,) -> (N, D)."""
+    return _layer_norm_fwd(x, scale, eps)[0]
+
+
+def _layer_norm_fwd(x: jax.Array, scale: jax.Array, eps: float) -> tuple[jax.Array, tuple]:
+    centred = x - x.mean(-1, keepdims=True)  # (N, D)
+    inv_std = jax.lax.rsqrt(jnp.square(centred).mean(-1, keepdims=True) + eps)  # (N, 1)
+    x_hat = centred * inv_std
+    return x_hat * scale[None, :], (x_hat, inv_std, scale)
+
+
+def _layer_norm_bwd(eps: float, res: tuple, g: jax.Array) -> tuple[jax.Array, jax.Array]:
+    x_hat, inv_std, scale = res
+    gs = g * scale[None, :]  # (N, D)
+    dx = inv_std * (gs - gs.mean(-1, keepdims=True) - x_hat * (gs * x_hat).mean(-1, keepdims=True))
+    return dx, (g * x_hat).sum(0)
+
+
+layer_norm.defvjp(_layer_norm_fwd, _layer_norm_bwd)
+
+
 class LayerNorm(nnx.Module):
-    """Ba et al. 2016: ``(x - mean) / sqrt(var + eps) * gamma + beta`` over the last axis, in fp32."""
+    """``layer_norm(x) γ + β`` over the last axis, computed in float32 whatever the compute dtype."""
 
     def __init__(self, d: int, *, eps: float, bias: bool):
         self.scale = nnx.Param(jnp.ones((d,), jnp.float32))
@@ -168,10 +231,7 @@ class LayerNorm(nnx.Module):
         self.eps = eps
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        h = x.reshape(-1, x.shape[-1]).astype(jnp.float32)  # (N, D)
-        mean = h.mean(-1, keepdims=True)  # (N, 1)
-        var = jnp.square(h - mean).mean(-1, keepdims=True)
-        y = (h - mean) * jax.lax.rsqrt(var + self.eps) * self.scale[...][None, :]
+        y = layer_norm(x.reshape(-1, x.shape[-1]).astype(jnp.float32), self.scale[...], self.eps)  # (N, D)
         if self.bias is not None:
             y = y + self.bias[...][None, :]
         return y.reshape(x.shape).astype(x.dtype)
@@ -306,7 +366,7 @@ class FeedForward(nnx.Module):
         self.approximate = cfg.gelu == "tanh"
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return self.down(jax.nn.gelu(self.up(x), approximate=self.approximate))
+        return self.down(gelu(self.up(x), self.approximate))
 
 
 class Block(nnx.Module):
@@ -550,7 +610,7 @@ class BERT(nnx.Module):
         hidden = self.backbone(
             tokens, attention_mask=attention_mask, token_types=token_types, kv_prefix=kv_prefix, rngs=rngs
         )
-        h = self.mlm_ln(jax.nn.gelu(self.mlm_dense(hidden), approximate=self.approximate))
+        h = self.mlm_ln(gelu(self.mlm_dense(hidden), self.approximate))
         if self.mlm_decoder is None:
             logits = self.backbone.tok_emb.attend(h)
         else:

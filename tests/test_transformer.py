@@ -1,0 +1,303 @@
+"""The Transformer family: shapes, masks, padding, cache, prefixes, init, counts -- against NumPy references.
+
+Whole-model numerics are checked against Hugging Face ``transformers`` in ``test_hf.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+from jax.test_util import check_grads
+
+from minilm.errors import UserError
+from minilm.models.transformer import (
+    BERT,
+    GPT,
+    SequenceClassifier,
+    Transformer,
+    TransformerConfig,
+    count_params,
+    flops_per_token,
+    gelu,
+    init_cache,
+    layer_norm,
+    pool,
+    scaled_dot_product_attention,
+)
+
+GPT_CFG = TransformerConfig(vocab_size=50, max_len=16, n_layer=2, n_head=2, d_model=16, d_ff=32)
+BERT_CFG = TransformerConfig.bert(vocab_size=50, max_len=16, n_layer=2, n_head=2, d_model=16, d_ff=32)
+
+
+@pytest.fixture(scope="module")
+def gpt() -> GPT:
+    return GPT(GPT_CFG, rngs=nnx.Rngs(0))
+
+
+@pytest.fixture(scope="module")
+def bert() -> BERT:
+    return BERT(BERT_CFG, rngs=nnx.Rngs(0))
+
+
+@nnx.jit
+def _run(model: nnx.Module, tokens: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """One compiled forward per (model type, shapes): eager mode would compile every op separately."""
+    return model(tokens, attention_mask=mask)
+
+
+def _tokens(b: int, t: int, seed: int = 0) -> jax.Array:
+    return jnp.asarray(np.random.default_rng(seed).integers(1, 50, (b, t)), jnp.int32)
+
+
+# ------------------------------------------------------------------------------------------- config
+
+
+def test_config_roundtrip_and_bad_values() -> None:
+    assert TransformerConfig.from_dict(BERT_CFG.to_dict()) == BERT_CFG
+    with pytest.raises(UserError, match="not divisible"):
+        TransformerConfig(d_model=10, n_head=4)
+    with pytest.raises(UserError, match="gelu"):
+        TransformerConfig(gelu="relu")
+    with pytest.raises(UserError, match="unknown model config keys"):
+        TransformerConfig.from_dict({"n_layers": 2}, source="run/config.json")
+    with pytest.raises(UserError, match="causal"):
+        GPT(BERT_CFG, rngs=nnx.Rngs(0))
+
+
+# ------------------------------------------------------------------------------------------- shapes
+
+
+def test_shapes(gpt: GPT, bert: BERT) -> None:
+    tokens = _tokens(3, 7)
+    assert _run(gpt, tokens, None).shape == (3, 7, 50)
+    assert gpt.backbone(tokens).shape == (3, 7, 16)
+    assert bert(tokens, token_types=jnp.zeros_like(tokens)).shape == (3, 7, 50)
+    for pooling in ("last", "cls", "mean"):
+        clf = SequenceClassifier(gpt, 4, pooling=pooling, rngs=nnx.Rngs(1))
+        assert _run(clf, tokens, None).shape == (3, 4)
+        assert clf.backbone is gpt.backbone
+
+
+def test_counts_closed_form(gpt: GPT) -> None:
+    v, t, l_, d, f = 50, 16, 2, 16, 32
+    per_block = (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d) + 4 * d
+    n = v * d + t * d + l_ * per_block + 2 * d
+    assert count_params(gpt) == n
+    assert flops_per_token(gpt, seq_len=16) == 6 * (n - t * d) + 12 * l_ * 2 * 8 * 16
+
+
+def test_init_statistics() -> None:
+    sizes = dict(vocab_size=50, max_len=16, n_layer=4, n_head=4, d_model=128, d_ff=512)
+    block = GPT(TransformerConfig(**sizes), rngs=nnx.Rngs(0)).backbone.blocks[0]
+    np.testing.assert_allclose(np.std(block.attn.qkv.kernel[...]), 0.02, rtol=0.02)
+    np.testing.assert_allclose(np.std(block.ffn.down.kernel[...]), 0.02 / math.sqrt(8), rtol=0.02)
+    np.testing.assert_array_equal(block.attn.qkv.bias[...], 0.0)
+    bert_block = BERT(TransformerConfig.bert(**sizes), rngs=nnx.Rngs(0)).backbone.blocks[0]
+    np.testing.assert_allclose(np.std(bert_block.ffn.down.kernel[...]), 0.02, rtol=0.02)
+
+
+def test_determinism() -> None:
+    tokens = _tokens(2, 9)
+    a = GPT(GPT_CFG, rngs=nnx.Rngs(3))(tokens)
+    b = GPT(GPT_CFG, rngs=nnx.Rngs(3))(tokens)
+    c = GPT(GPT_CFG, rngs=nnx.Rngs(4))(tokens)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+# ----------------------------------------------------------------------------- custom-VJP elementwise
+
+
+@pytest.mark.parametrize("approximate", [False, True])
+def test_gelu_matches_jax_and_finite_differences(approximate: bool) -> None:
+    x = jnp.linspace(-6.0, 6.0, 41)
+    np.testing.assert_allclose(gelu(x, approximate), jax.nn.gelu(x, approximate=approximate), atol=2e-6)
+    ours = jax.grad(lambda x: jnp.sum(jnp.sin(gelu(x, approximate))))(x)
+    ref = jax.grad(lambda x: jnp.sum(jnp.sin(jax.nn.gelu(x, approximate=approximate))))(x)
+    np.testing.assert_allclose(ours, ref, atol=2e-6)
+    check_grads(lambda x: gelu(x, approximate), (x[::4],), order=1, modes=["rev"], atol=1e-2)
+
+
+def test_layer_norm_vjp_matches_autodiff() -> None:
+    rng = np.random.default_rng(0)
+    x, g = (jnp.asarray(rng.normal(size=(5, 8)) * 3 + 1, jnp.float32) for _ in range(2))
+    scale = jnp.asarray(rng.normal(size=(8,)), jnp.float32)
+
+    def reference(x, scale):
+        mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+        return (x - mean) / jnp.sqrt(var + 1e-5) * scale[None, :]
+
+    out, vjp = jax.vjp(lambda x, s: layer_norm(x, s, 1e-5), x, scale)
+    ref_out, ref_vjp = jax.vjp(reference, x, scale)
+    np.testing.assert_allclose(out, ref_out, atol=1e-5)
+    for a, b in zip(vjp(g), ref_vjp(g), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------- masks
+
+
+def _numpy_attention(q, k, v, mask):
+    """Reference eq. (1) in NumPy float64: q (B,T,H,Q), k/v (B,S,H,Q), mask (B,T,S)."""
+    q, k, v = (np.asarray(a, np.float64) for a in (q, k, v))
+    scores = np.einsum("bthq,bshq->bhts", q, k) / math.sqrt(q.shape[-1])
+    scores = np.where(np.asarray(mask)[:, None], scores, -np.inf)
+    probs = np.exp(scores - scores.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    return np.einsum("bhts,bshq->bthq", probs, v)
+
+
+def test_attention_matches_numpy() -> None:
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.normal(size=(2, 5, 3, 4)).astype(np.float32) for _ in range(3))
+    mask = np.tril(np.ones((5, 5), bool))[None] & (rng.random((2, 1, 5)) > 0.3)
+    mask[:, :, 0] = True  # every query keeps at least one key
+    out = scaled_dot_product_attention(jnp.asarray(q), jnp.asarray(k), jnp.asarray(v), jnp.asarray(mask))
+    np.testing.assert_allclose(out, _numpy_attention(q, k, v, mask), atol=1e-5)
+
+
+def test_causal_future_does_not_change_past(gpt: GPT) -> None:
+    a = _tokens(2, 10, seed=1)
+    b = a.at[:, 6:].set(_tokens(2, 4, seed=2))
+    la, lb = _run(gpt, a, None), _run(gpt, b, None)
+    np.testing.assert_allclose(la[:, :6], lb[:, :6], atol=1e-6)
+    assert not np.allclose(la[:, 6:], lb[:, 6:], atol=1e-3)
+
+
+def test_bert_is_bidirectional(bert: BERT) -> None:
+    a = _tokens(1, 8)
+    b = a.at[:, 7].set((a[0, 7] + 1) % 50)
+    assert not np.allclose(_run(bert, a, None)[:, 0], _run(bert, b, None)[:, 0], atol=1e-4)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_gpt_padding_invariance(gpt: GPT, side: str) -> None:
+    short, long_ = _tokens(1, 6, seed=3), _tokens(1, 9, seed=4)
+    pad = jnp.zeros((1, 3), jnp.int32)
+    padded = jnp.concatenate([pad, short] if side == "left" else [short, pad], axis=1)
+    batch = jnp.concatenate([padded, long_])
+    mask = batch != 0
+    real = slice(3, 9) if side == "left" else slice(0, 6)
+    logits = _run(gpt, batch, mask)
+    np.testing.assert_allclose(logits[0, real], _run(gpt, short, None)[0], atol=1e-5)
+    np.testing.assert_allclose(logits[1], _run(gpt, long_, None)[0], atol=1e-5)
+    assert np.isfinite(np.asarray(logits)).all()  # fully masked pad rows stay finite
+    clf = SequenceClassifier(gpt, 3, pooling="last", rngs=nnx.Rngs(2))
+    np.testing.assert_allclose(_run(clf, batch, mask)[0], _run(clf, short, None)[0], atol=1e-5)
+
+
+def test_bert_right_padding_invariance(bert: BERT) -> None:
+    short = _tokens(1, 5, seed=5)
+    padded = jnp.concatenate([short, jnp.zeros((1, 4), jnp.int32)], axis=1)
+    mask = padded != 0
+    np.testing.assert_allclose(_run(bert, padded, mask)[0, :5], _run(bert, short, None)[0], atol=1e-5)
+    clf = SequenceClassifier(bert, 2, pooling="mean", rngs=nnx.Rngs(2))
+    np.testing.assert_allclose(_run(clf, padded, mask), _run(clf, short, None), atol=1e-5)
+
+
+def test_pooling_reference() -> None:
+    hidden = jnp.arange(2 * 4 * 3, dtype=jnp.float32).reshape(2, 4, 3)
+    mask = jnp.array([[0, 1, 1, 0], [1, 1, 1, 1]])
+    np.testing.assert_array_equal(pool(hidden, mask, "last"), hidden[jnp.array([0, 1]), jnp.array([2, 3])])
+    np.testing.assert_array_equal(pool(hidden, mask, "cls"), hidden[:, 0])
+    np.testing.assert_allclose(pool(hidden, mask, "mean")[0], hidden[0, 1:3].mean(0))
+
+
+# ---------------------------------------------------------------------------------- dropout and cache
+
+
+def test_dropout_only_with_rngs() -> None:
+    cfg = TransformerConfig(**{**GPT_CFG.to_dict(), "dropout": 0.3, "attn_dropout": 0.3})
+    model = GPT(cfg, rngs=nnx.Rngs(0))
+    tokens = _tokens(2, 8)
+    np.testing.assert_array_equal(model(tokens), model(tokens))
+    a = model(tokens, rngs=nnx.Rngs(dropout=1))
+    b = model(tokens, rngs=nnx.Rngs(dropout=1))
+    np.testing.assert_array_equal(a, b)  # same key, same mask
+    assert not np.allclose(a, model(tokens), atol=1e-4)
+    assert not np.allclose(a, model(tokens, rngs=nnx.Rngs(dropout=2)), atol=1e-4)
+
+
+def test_cache_prefill_then_steps_equals_full(gpt: GPT) -> None:
+    tokens = jnp.concatenate([jnp.zeros((2, 2), jnp.int32), _tokens(2, 8, seed=6)], axis=1)
+    mask = jnp.ones((2, 10), bool).at[1, :2].set(False).at[0, :2].set(True)  # row 1 is left-padded
+    tokens = tokens.at[0, :2].set(7)
+    full = _run(gpt, tokens, mask)
+    cache = init_cache(GPT_CFG, batch=2)
+    logits, cache = gpt.extend(tokens[:, :6], cache, attention_mask=mask[:, :6])
+    steps = [logits]
+    for i in range(6, 10):
+        logits, cache = gpt.extend(tokens[:, i : i + 1], cache)
+        steps.append(logits)
+    real = np.asarray(mask)
+    np.testing.assert_allclose(
+        np.asarray(jnp.concatenate(steps, axis=1))[real], np.asarray(full)[real], atol=1e-5
+    )
+    np.testing.assert_array_equal(cache.next_pos, [10, 8])
+
+
+# ------------------------------------------------------------------------------------------ prefixes
+
+
+def test_prefix_equals_numpy_attention() -> None:
+    cfg = TransformerConfig(vocab_size=50, max_len=16, n_layer=1, n_head=2, d_model=8, d_ff=16, bias=False)
+    model = Transformer(cfg, rngs=nnx.Rngs(0))
+    rng = np.random.default_rng(1)
+    prefix = rng.normal(size=(1, 2, 3, 8)).astype(np.float32)  # (L, 2, P, D)
+    tokens = _tokens(2, 4)
+    x = np.asarray(model._embed(tokens, None, None, None), np.float64)  # (B, T, D)
+    attn, blk = model.blocks[0].attn, model.blocks[0]
+
+    def ln(h, mod):
+        h = (h - h.mean(-1, keepdims=True)) / np.sqrt(h.var(-1, keepdims=True) + cfg.layer_norm_eps)
+        return h * np.asarray(mod.scale[...])
+
+    qkv = ln(x, blk.ln1) @ np.asarray(attn.qkv.kernel[...])
+    q, k, v = (qkv[..., i * 8 : (i + 1) * 8].reshape(2, 4, 2, 4) for i in range(3))
+    k = np.concatenate([np.broadcast_to(prefix[0, 0].reshape(1, 3, 2, 4), (2, 3, 2, 4)), k], axis=1)
+    v = np.concatenate([np.broadcast_to(prefix[0, 1].reshape(1, 3, 2, 4), (2, 3, 2, 4)), v], axis=1)
+    mask = np.concatenate([np.ones((1, 4, 3), bool), np.tril(np.ones((4, 4), bool))[None]], axis=2)
+    mask = np.broadcast_to(mask, (2, 4, 7))
+    h = x + _numpy_attention(q, k, v, mask).reshape(2, 4, 8) @ np.asarray(attn.out.kernel[...])
+    ffn = blk.ffn
+    up = ln(h, blk.ln2) @ np.asarray(ffn.up.kernel[...])
+    gelu = 0.5 * up * (1 + np.tanh(math.sqrt(2 / math.pi) * (up + 0.044715 * up**3)))
+    expected = ln(h + gelu @ np.asarray(ffn.down.kernel[...]), model.ln_f)
+    got = model(tokens, kv_prefix=jnp.asarray(prefix))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------ training
+
+
+def test_train_step_lowers_loss() -> None:
+    """A jitted split/merge value_and_grad + AdamW step learns a fixed batch (GPT and BERT)."""
+    for model, tokens in (
+        (GPT(GPT_CFG, rngs=nnx.Rngs(0)), _tokens(4, 12)),
+        (BERT(BERT_CFG, rngs=nnx.Rngs(0)), _tokens(4, 12)),
+    ):
+        graphdef, params = nnx.split(model, nnx.Param)
+        tx = optax.adamw(1e-2)
+        opt_state = tx.init(params)
+
+        def loss_fn(p, key, graphdef=graphdef, tokens=tokens):
+            logits = nnx.merge(graphdef, p)(tokens, rngs=nnx.Rngs(dropout=key))
+            return optax.softmax_cross_entropy_with_integer_labels(logits, tokens).mean()
+
+        @jax.jit
+        def step(p, s, key, loss_fn=loss_fn, tx=tx):
+            loss, g = jax.value_and_grad(loss_fn)(p, key)
+            updates, s = tx.update(g, s, p)
+            return optax.apply_updates(p, updates), s, loss
+
+        losses = []
+        for i in range(15):
+            params, opt_state, loss = step(params, opt_state, jax.random.key(i))
+            losses.append(float(loss))
+        assert losses[-1] < 0.5 * losses[0], losses
