@@ -1,7 +1,7 @@
 """The embedded data: a seeded, generated "world" language, its pretraining corpus and its tasks.
 
 The project runs with no downloads, so its default data is generated: a small English-like language
-(about a thousand words) with real structure -- word categories, gender and country/capital relations,
+(about 1,350 word types) with real structure -- word categories, gender and country/capital relations,
 agreement, negation, polysemy, a hypernym tree -- see ``docs/data_card.md`` for what is in it and what
 a model can learn from each part.  Everything is a pure function of ``seed``:
 
@@ -51,7 +51,7 @@ from minilm.data.world_sentences import (
     verb_sentence,
 )
 from minilm.data.world_stories import STORY_KINDS
-from minilm.data.world_tasks import NLI_LABELS, SENTIMENT_LABELS, SIZES, build_task
+from minilm.data.world_tasks import NLI_LABELS, SENTIMENT_LABELS, SIZES, build_task, random_claim
 from minilm.errors import UserError
 
 TASKS = ("sentiment", "nli", "intent", "topic", "translation", "qa", "summarization")
@@ -69,6 +69,7 @@ CORPUS_MIX = (
     ("people and verbs", 6000, verb_sentence),
     ("hypernyms", 3000, hypernym_sentence),
     ("scenes", 3000, scene_sentence),
+    ("claims", 2000, lambda rng: random_claim(rng).text()),
     ("reviews", 4000, lambda rng: review(rng)[0]),
     ("stories", 2000, lambda rng: rng.pick(STORY_KINDS)(rng).text),
 )

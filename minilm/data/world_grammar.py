@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from minilm.data.world_lexicon import FEMALE_NAMES, MALE_NAMES, PRONOUNS, SYNONYMS, VERBS, Verb
+from minilm.data.world_lexicon import FEMALE_NAMES, MALE_NAMES, PRONOUNS, SYNONYMS, Verb
 from minilm.errors import UserError
 
 T = TypeVar("T")
@@ -110,10 +110,9 @@ def synonymize(text: str, rng: Rng) -> str:
 class Person:
     """A named person with a gender, and the pronouns that refer to them."""
 
-    def __init__(self, rng: Rng, avoid: Sequence[str] = ()) -> None:
+    def __init__(self, rng: Rng) -> None:
         self.gender = "female" if rng.chance(0.5) else "male"
-        names = FEMALE_NAMES if self.gender == "female" else MALE_NAMES
-        self.name = rng.pick([n for n in names if n not in avoid])
+        self.name = rng.pick(FEMALE_NAMES if self.gender == "female" else MALE_NAMES)
         pronouns = PRONOUNS[self.gender]
         self.subj, self.obj, self.poss = pronouns["subj"], pronouns["obj"], pronouns["poss"]
 
@@ -135,6 +134,3 @@ def verb_phrase(verb: Verb, plural: bool, tense: str, negation: str | None) -> s
     if negation == "not":
         return f"{'do' if plural else 'does'} not {verb.base}"
     return f"never {finite}" if negation == "never" else finite
-
-
-VERB_BY_BASE = {v.base: v for v in VERBS}

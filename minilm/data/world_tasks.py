@@ -110,8 +110,8 @@ NLI_VERBS = {
     "see": ("saw", ("animal", "food", "vehicle", "instrument")),
     "feed": ("fed", ("animal",)),
     "buy": ("bought", ("food", "vehicle", "instrument")),
-    "eat": ("ate", ("food",)),
-    "paint": ("painted", ("animal", "food", "vehicle", "instrument")),
+    "taste": ("tasted", ("food",)),
+    "draw": ("drew", ("animal", "food", "vehicle", "instrument")),
     "hear": ("heard", ("animal", "instrument")),
     "find": ("found", ("animal", "food", "vehicle", "instrument")),
 }
@@ -182,6 +182,13 @@ def _related(node: str | None, nodes: tuple[str, ...], parent: dict[str, str], r
     return node
 
 
+def random_claim(rng: Rng) -> Claim:
+    """A claim about a random person, verb, object (of a kind the verb takes) and maybe a place."""
+    verb = rng.pick(tuple(NLI_VERBS))
+    place = rng.pick(NLI_PLACES) if rng.chance(0.6) else None
+    return Claim(rng.chance(0.5), Person(rng).name, verb, rng.pick(_objects_for(verb)), place)
+
+
 def nli_example(rng: Rng) -> dict[str, str]:
     """A premise, then hypotheses perturbed from it until one has the (uniformly drawn) target label.
 
@@ -190,15 +197,8 @@ def nli_example(rng: Rng) -> dict[str, str]:
     """
     target = rng.pick(NLI_LABELS)
     while True:
-        verb = rng.pick(tuple(NLI_VERBS))
-        objects = _objects_for(verb)
-        premise = Claim(
-            rng.chance(0.5),
-            Person(rng).name,
-            verb,
-            rng.pick(objects),
-            rng.pick(NLI_PLACES) if rng.chance(0.6) else None,
-        )
+        premise = random_claim(rng)
+        verb, objects = premise.verb, _objects_for(premise.verb)
         for _ in range(30):
             name = premise.name if rng.chance(0.9) else rng.pick(MALE_NAMES + FEMALE_NAMES)
             hypothesis = Claim(
@@ -235,7 +235,7 @@ def build_task(name: str, seed: int, corpus_lines: frozenset[str]) -> dict[str, 
     if name == "nli":
         return split_unique(
             lambda: nli_example(rng), lambda e: (e["premise"], e["hypothesis"]), sizes, lambda e: False
-        )  # premises and hypotheses are not corpus lines
+        )  # a pair is never a corpus line (its premise alone may be)
     if name in ("intent", "topic"):
         labels, make_text = (INTENTS, command) if name == "intent" else (TOPICS, topic_text)
 
