@@ -129,3 +129,15 @@ def test_residual_adds_layer_input() -> None:
     (p1, p2), (r1, r2) = jax.jit(lambda x: (plain(x, mask), res(x, mask)))(x)
     np.testing.assert_allclose(r1, p1, rtol=1e-6)
     np.testing.assert_allclose(r2, p2 + p1, rtol=1e-6, atol=1e-6)
+
+
+def test_dropout_between_layers_only_with_rngs() -> None:
+    lstm = LSTM(3, 4, 2, dropout=0.5, rngs=nnx.Rngs(0))
+    x = jax.random.normal(jax.random.key(0), (2, 5, 3))
+    mask = jnp.ones((2, 5), dtype=bool)
+    run = jax.jit(lambda m, key: m(x, mask, nnx.Rngs(dropout=key)))
+    (a1, a2), (b1, b2), (c1, c2) = (run(lstm, jax.random.key(k)) for k in (1, 1, 2))
+    clean1, clean2 = jax.jit(lambda m: m(x, mask))(lstm)
+    np.testing.assert_array_equal(a1, clean1)  # the first layer reads its input undropped
+    np.testing.assert_array_equal(a2, b2)  # same key, same mask
+    assert not np.allclose(a2, c2) and not np.allclose(a2, clean2)

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from minilm.models.lstm import LSTM
+from minilm.models.lstm import LSTM, init_normal, init_uniform
 
 # ----------------------------------------------------------------------------------------------------
 # Configuration
@@ -80,8 +80,7 @@ def char_ids(words: list[str], max_chars: int) -> np.ndarray:
 
 def _uniform(rngs: nnx.Rngs, shape: tuple[int, ...], fan_in: int) -> jax.Array:
     """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): the PyTorch default for Linear, Conv1d and LSTM weights."""
-    bound = fan_in**-0.5
-    return jax.random.uniform(rngs.params(), shape, jnp.float32, -bound, bound)
+    return init_uniform(rngs, shape, fan_in**-0.5)
 
 
 def _add_bias(y: jax.Array, b: jax.Array) -> jax.Array:
@@ -98,7 +97,7 @@ class WordEncoder(nnx.Module):
     """A lookup table, N(0, 1) initialised as ``torch.nn.Embedding``."""
 
     def __init__(self, vocab_size: int, dim: int, *, rngs: nnx.Rngs):
-        self.table = nnx.Param(jax.random.normal(rngs.params(), (vocab_size, dim)))  # (V, E)
+        self.table = nnx.Param(init_normal(rngs, (vocab_size, dim)))  # (V, E)
 
     def __call__(self, tokens: jax.Array) -> jax.Array:
         return self.table[...][tokens]  # (B, T, E)
@@ -127,9 +126,7 @@ class CharCNN(nnx.Module):
     """
 
     def __init__(self, cfg: BiLMConfig, *, rngs: nnx.Rngs):
-        self.chars = nnx.Param(
-            jax.random.uniform(rngs.params(), (CHAR_VOCAB, cfg.char_dim), jnp.float32, -1, 1)
-        )
+        self.chars = nnx.Param(init_uniform(rngs, (CHAR_VOCAB, cfg.char_dim), 1.0))
         self.widths = tuple(w for w, _ in cfg.filters)
         self.conv_w = nnx.List(
             [nnx.Param(_uniform(rngs, (w * cfg.char_dim, n), w * cfg.char_dim)) for w, n in cfg.filters]
