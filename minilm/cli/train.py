@@ -7,6 +7,7 @@ With no command, ``train.py`` runs the default pretrain -> fine-tune -> evaluate
 from __future__ import annotations
 
 import importlib
+import os
 
 from minilm.config import parse_config
 from minilm.errors import UserError
@@ -14,6 +15,9 @@ from minilm.errors import UserError
 # command name -> (module implementing Config + run, one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
     "pipeline": ("minilm.pipeline", "pretrain a small GPT, fine-tune it on sentiment, evaluate (default)"),
+    "elmo": ("minilm.elmo_cli", "train an ELMo-style biLM (forward + backward LSTM LMs), word or char input"),
+    "lm": ("minilm.lm_cli", "pretrain a GPT (causal LM) or a BERT (masked LM) on a text corpus"),
+    "generate": ("minilm.generate_cli", "continue prompts with a trained GPT: greedy, sampling or beam search"),
 }
 
 
@@ -29,6 +33,11 @@ def main(argv: list[str]) -> int | None:
         name, argv = argv[0], argv[1:]
         if name not in COMMANDS:
             raise UserError(f"unknown command {name!r}; allowed: {', '.join(COMMANDS)}")
+    if os.environ.get("JAX_COORDINATOR_ADDRESS"):
+        # multi-host data parallelism: every host runs the same command; JAX forms one device mesh
+        import jax
+
+        jax.distributed.initialize()
     module = importlib.import_module(COMMANDS[name][0])
     description = (module.__doc__ or "").strip().split("\n\n")[0]
     if name == "pipeline":
