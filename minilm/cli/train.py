@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pipeline": ("minilm.pipeline", "pretrain a small GPT, fine-tune it on sentiment, evaluate (default)"),
     "elmo": ("minilm.elmo_cli", "train an ELMo-style biLM (forward + backward LSTM LMs), word or char input"),
     "lm": ("minilm.lm_cli", "pretrain a GPT (causal LM) or a BERT (masked LM) on a text corpus"),
-    "generate": ("minilm.generate_cli", "continue prompts with a trained GPT: greedy, sampling or beam search"),
+    "generate": ("minilm.generate_cli", "continue prompts with a trained GPT: greedy, sampling, beam search"),
 }
 
 
