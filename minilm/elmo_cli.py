@@ -72,6 +72,8 @@ class Config:
     proj_clip: float = opt(3.0, "clip the LSTM projection to [-x, x] (0 = off)")
     dropout: float = opt(0.1, "dropout on token vectors, between layers and before the softmax")
     max_chars: int = opt(16, "characters per word for --encoder=char, including begin/end marks")
+    char_filters: str = opt("1:32,2:32,3:64,4:128,5:128", "char-CNN filters: width:count,... (ELMo: 1..7)")
+    char_highway: int = opt(2, "highway layers after the char CNN")
     # training
     steps: int = opt(600, "optimizer steps")
     batch_size: int = opt(32, "rows per step")
@@ -326,7 +328,20 @@ def sense_separation(model: BiLM, vocab: Vocab, examples: list[dict], layer: str
 # ----------------------------------------------------------------------------------------------------
 
 
+def _char_filters(text: str) -> tuple[tuple[int, int], ...]:
+    """``"1:32,2:64"`` -> ((1, 32), (2, 64))."""
+    try:
+        filters = tuple((int(w), int(n)) for w, n in (item.split(":") for item in text.split(",")))
+    except ValueError:
+        filters = ()
+    if not filters or any(w < 1 or n < 1 for w, n in filters):
+        raise UserError(f"--char_filters={text!r}: expected positive width:count pairs, e.g. 1:32,2:64")
+    return filters
+
+
 def _bilm_config(cfg: Config, vocab_size: int) -> BiLMConfig:
+    if cfg.encoder == "char" and max(w for w, _ in _char_filters(cfg.char_filters)) > cfg.max_chars:
+        raise UserError(f"--char_filters: a width is wider than --max_chars={cfg.max_chars}")
     return BiLMConfig(
         vocab_size=vocab_size,
         encoder=cfg.encoder,
@@ -339,6 +354,8 @@ def _bilm_config(cfg: Config, vocab_size: int) -> BiLMConfig:
         proj_clip=cfg.proj_clip or None,
         dropout=cfg.dropout,
         max_chars=cfg.max_chars,
+        filters=_char_filters(cfg.char_filters),
+        highway=cfg.char_highway,
     )
 
 

@@ -115,7 +115,8 @@ def test_train_cli_char_model_on_text_files(tmp_path: Path) -> None:
     (tmp_path / "valid.txt").write_text("\n".join(lines[-100:]) + "\n")
     run = [
         "elmo", "--name=char", f"--out_dir={tmp_path}", "--encoder=char", f"--data={tmp_path / 'train.txt'}",
-        f"--valid={tmp_path / 'valid.txt'}", *TINY_RUN[1:], "--steps=4", "--eval_every=2",
+        f"--valid={tmp_path / 'valid.txt'}", "--char_filters=1:4,3:8", "--char_highway=0", *TINY_RUN[1:],
+        "--layers=1", "--steps=4", "--eval_every=2",
     ]  # fmt: skip
     assert train_cli.main(run) == 0
     report = json.loads((tmp_path / "char" / "report.json").read_text())
