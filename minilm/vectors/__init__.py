@@ -1,0 +1,1 @@
+"""Static word vectors: word2vec (skip-gram, CBOW), fastText, GloVe, and a KeyedVectors-like object."""

@@ -1,0 +1,192 @@
+"""fastText skip-gram (Bojanowski et al. 2017, "Enriching Word Vectors with Subword Information").
+
+A word's input vector is the average of its own row and the rows of its hashed character n-grams
+(:mod:`minilm.vectors.subwords`)::
+
+    h(w) = (W_in[w] + sum_{g in G(w)} Z[g]) / (1 + |G(w)|)                       (section 3.2)
+
+and skip-gram with negative sampling is trained on ``h(centre)`` exactly as in
+:mod:`minilm.vectors.word2vec` (same windows, subsampling, shared noise words and learning rate).
+Like fastText's ``Model::update`` (and gensim), every row that makes up ``h`` receives the whole
+``-lr * dL/dh``.  After training a vocabulary word's vector is ``h(w)``; an out-of-vocabulary word
+gets the mean of its n-gram rows.
+
+The n-grams of the centres in a sub-batch are passed flat: ``ngram_rows (C,)`` with the slot
+``ngram_slot (C,)`` of the centre each belongs to, summed with a segment sum.  Centres are packed
+into sub-batches of at most ``batch`` centres and ``C`` n-grams.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from minilm.vectors.subwords import SubwordHasher
+from minilm.vectors.vocab import AliasSampler, Corpus, Vocab, keep_probability, noise_distribution
+from minilm.vectors.windows import Chunk, iterate_chunks
+from minilm.vectors.word2vec import (
+    Batch,
+    Settings,
+    TrainStats,
+    gather,
+    learning_rate,
+    ns_grads,
+    scatter_add,
+    skipgram_outputs,
+    train_call,
+)
+
+
+class FastTextParams(NamedTuple):
+    w_in: jax.Array  # (V, D) word rows
+    w_ngrams: jax.Array  # (buckets, D) n-gram rows
+    w_out: jax.Array  # (V, D) output vectors
+
+
+class FastTextBatch(NamedTuple):
+    words: Batch  # centres (B,), contexts, negatives, lr, noise_weight as for skip-gram
+    ngram_rows: jax.Array  # (C,) int32 rows of Z
+    ngram_slot: jax.Array  # (C,) int32 centre slot in 0..B-1 each n-gram belongs to; B = padding
+    ngram_count: jax.Array  # (B,) float32 |G(centre)|
+
+
+def init_params(vocab_size: int, buckets: int, dim: int, seed: int) -> FastTextParams:
+    """fastText's init: word and n-gram rows ~ U(-1/D, 1/D), output vectors 0."""
+    rng = np.random.default_rng(seed)
+    w_in = (rng.random((vocab_size, dim), dtype=np.float32) * 2 - 1) / dim
+    w_ngrams = (rng.random((buckets, dim), dtype=np.float32) * 2 - 1) / dim
+    return FastTextParams(jnp.asarray(w_in), jnp.asarray(w_ngrams), jnp.zeros((vocab_size, dim), jnp.float32))
+
+
+def input_vectors(w_in: jax.Array, w_ngrams: jax.Array, b: FastTextBatch) -> jax.Array:
+    """h = (word row + sum of n-gram rows) / (1 + n) for each centre: (B, D)."""
+    slots = b.words.centres.shape[0]
+    z = gather(w_ngrams, b.ngram_rows)  # (C, D)
+    zsum = jax.ops.segment_sum(z, b.ngram_slot, num_segments=slots + 1)[:slots]  # (B, D)
+    return (gather(w_in, b.words.centres) + zsum) / (1.0 + b.ngram_count)[:, None]
+
+
+def skipgram_step(params: FastTextParams, b: FastTextBatch) -> FastTextParams:
+    """fastText skip-gram step: word2vec's skip-gram on the composed input vector."""
+    targets, labels, weights = skipgram_outputs(b.words)  # (B, J)
+    h = input_vectors(params.w_in, params.w_ngrams, b)  # (B, D)
+    u = gather(params.w_out, targets)  # (B, J, D)
+    dh, du = ns_grads(h, u, labels, weights)
+    step = -b.words.lr * dh  # (B, D), the same update for the word row and each of its n-gram rows
+    step_per_ngram = jnp.concatenate([step, jnp.zeros((1, step.shape[1]))])[b.ngram_slot]  # (C, D)
+    return FastTextParams(
+        scatter_add(params.w_in, b.words.centres, step),
+        scatter_add(params.w_ngrams, b.ngram_rows, step_per_ngram),
+        scatter_add(params.w_out, targets, -b.words.lr * du),
+    )
+
+
+@jax.jit
+def _compose(w_in: jax.Array, w_ngrams: jax.Array, rows: jax.Array, owner: jax.Array) -> jax.Array:
+    counts = jax.ops.segment_sum(jnp.ones(rows.shape), owner, num_segments=w_in.shape[0])
+    return (w_in + jax.ops.segment_sum(gather(w_ngrams, rows), owner, num_segments=w_in.shape[0])) / (
+        1.0 + counts[:, None]
+    )
+
+
+def word_vectors(params: FastTextParams, table: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(V, D) ``h(w)`` of every vocabulary word (gensim's ``adjust_vectors``)."""
+    rows, starts = table
+    owner = np.repeat(np.arange(len(starts) - 1, dtype=np.int32), np.diff(starts))
+    return np.asarray(_compose(params.w_in, params.w_ngrams, jnp.asarray(rows), jnp.asarray(owner)))
+
+
+def pack(sizes: np.ndarray, max_items: int, capacity: int) -> np.ndarray:
+    """Greedy bounds ``[0, b1, ..., n]`` of runs with at most ``max_items`` items and ``capacity`` total size
+    (one Python step per run, not per item)."""
+    cum = np.concatenate([[0], np.cumsum(sizes)])
+    bounds = [0]
+    while bounds[-1] < len(sizes):
+        a = bounds[-1]
+        fits = int(np.searchsorted(cum, cum[a] + capacity, side="right")) - 1
+        bounds.append(max(a + 1, min(a + max_items, fits, len(sizes))))
+    return np.asarray(bounds)
+
+
+def calls_for_chunk(
+    chunk: Chunk,
+    table: tuple[np.ndarray, np.ndarray],
+    capacity: int,
+    sampler: AliasSampler,
+    settings: Settings,
+    rng: np.random.Generator,
+    progress: tuple[float, float],
+) -> Iterator[FastTextBatch]:
+    """Stacks of S sub-batches (leading axis S) for a chunk; empty slots are inert padding."""
+    rows, starts = table
+    s, b = settings.steps_per_call, settings.batch
+    start, end = progress
+    done = 0
+    for group in chunk.groups:
+        n = len(group.centres)
+        sizes = (starts[group.centres + 1] - starts[group.centres]).astype(np.int64)
+        bounds = pack(sizes, b, capacity)
+        subs = -(-(len(bounds) - 1) // s) * s  # sub-batches, padded to whole calls
+        sub = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))  # (n,) sub-batch of each centre
+        slot = np.arange(n) - bounds[sub]
+        centres = np.zeros((subs, b), np.int32)
+        contexts = np.full((subs, b, group.contexts.shape[1]), -1, np.int32)
+        counts = np.zeros((subs, b), np.float32)
+        centres[sub, slot], contexts[sub, slot], counts[sub, slot] = group.centres, group.contexts, sizes
+        # n-grams: the k-th n-gram of centre i goes to position (offset of i in its sub-batch) + k
+        owner = np.repeat(np.arange(n), sizes)
+        first = np.concatenate([[0], np.cumsum(sizes)])
+        k = np.arange(first[-1]) - first[owner]
+        pos = first[owner] - first[bounds[sub[owner]]] + k
+        ngram_rows = np.zeros((subs, capacity), np.int32)
+        ngram_slot = np.full((subs, capacity), b, np.int32)
+        ngram_rows[sub[owner], pos] = rows[starts[group.centres[owner]] + k]
+        ngram_slot[sub[owner], pos] = slot[owner]
+        negatives = sampler.sample(rng, (subs, b, settings.noise_draws))
+        at = done + np.append(bounds[:-1], np.full(subs - len(bounds) + 1, n))  # first centre of each
+        lr = learning_rate(settings.alpha, start + (end - start) * at / max(chunk.kept, 1))
+        weight = np.full(subs, settings.negative / settings.noise_draws, np.float32)
+        for c in range(subs // s):
+            i = slice(c * s, (c + 1) * s)
+            words = Batch(centres[i], contexts[i], negatives[i], lr[i], weight[i])
+            yield FastTextBatch(words, ngram_rows[i], ngram_slot[i], counts[i])
+        done += n
+
+
+def train(
+    params: FastTextParams,
+    corpus: Corpus,
+    vocab: Vocab,
+    hasher: SubwordHasher,
+    settings: Settings,
+    log: Callable[[str], None] | None = None,
+) -> tuple[FastTextParams, np.ndarray, TrainStats]:
+    """Train; returns (params, (V, D) word vectors h(w), stats)."""
+    table = hasher.table(vocab.words)
+    sizes = np.diff(table[1])
+    keep = keep_probability(vocab.counts, settings.sample)
+    # n-gram slots per sub-batch: the mean per kept token, with room to spare, and at least the longest word
+    mean = float(np.average(sizes, weights=vocab.counts * keep))
+    capacity = int(max(sizes.max(initial=1), np.ceil(1.25 * mean * settings.batch)))
+    sampler = AliasSampler.build(noise_distribution(vocab.counts))
+    rng = np.random.default_rng(settings.seed)
+    total = settings.epochs * len(corpus.ids)
+    seen = effective = 0
+    t0 = time.perf_counter()
+    for epoch in range(settings.epochs):
+        for chunk in iterate_chunks(corpus, keep, settings.window, rng, settings.chunk_tokens):
+            progress = (seen / total, (seen + chunk.tokens) / total)
+            for batches in calls_for_chunk(chunk, table, capacity, sampler, settings, rng, progress):
+                params = train_call(skipgram_step, params, batches)
+            seen += chunk.tokens
+            effective += chunk.kept
+        if log:
+            jax.block_until_ready(params)
+            log(f"epoch {epoch + 1}/{settings.epochs}: {effective / (time.perf_counter() - t0):,.0f} words/s")
+    vectors = word_vectors(params, table)
+    return params, vectors, TrainStats(effective, time.perf_counter() - t0)

@@ -1,0 +1,246 @@
+"""Skip-gram and CBOW with negative sampling (Mikolov et al. 2013a "Efficient Estimation of Word
+Representations in Vector Space"; 2013b "Distributed Representations of Words and Phrases", eq. 4).
+
+Two matrices: input vectors ``W_in`` (the word vectors you keep) and output vectors ``W_out``.
+For an input vector ``h`` and output words ``o_j`` with labels ``y_j`` (1 for a real context/centre
+word, 0 for a noise word drawn from P_noise = unigram^0.75) and weights ``c_j``, the loss is::
+
+    L = - sum_j c_j [ y_j log sigma(h . u_j) + (1 - y_j) log sigma(-h . u_j) ]        (2013b, eq. 4)
+
+with the closed-form gradients (word2vec.c's ``g = (label - f) * alpha``)::
+
+    dL/du_j = e_j h,   dL/dh = sum_j e_j u_j,   e_j = c_j (sigma(h . u_j) - y_j)
+
+- skip-gram: ``h = W_in[centre]``; outputs are the ``2r`` context words (label 1) and ``K`` noise
+  words (label 0).  word2vec.c draws K fresh noise words for every (centre, context) pair; here the
+  K noise words of a centre are shared by its contexts and each counts once per context it would
+  have been drawn for (``c = `` the number of the centre's contexts it differs from -- word2vec.c
+  skips a noise word equal to the target).  The expected gradient is the same; it halves the rows
+  touched per word, which is what the speed on a CPU depends on (cf. Ji et al. 2016, "Parallelizing
+  Word2Vec in Shared and Distributed Memory", who share noise words across a window the same way).
+- CBOW: ``h`` = mean of the input vectors of the context words (gensim's ``cbow_mean=1``); outputs
+  are the centre (label 1) and K fresh noise words; like word2vec.c and gensim, every context word
+  receives the whole ``dL/dh``.
+
+Training is minibatch SGD with sparse row updates: a jitted ``lax.scan`` over sub-batches of
+``batch`` centres gathers the rows it needs, computes the closed-form gradients and scatter-adds
+``-lr * grad`` back (duplicate rows in a sub-batch add up, as Hogwild updates would).  The learning
+rate decays linearly with the words processed, ``lr = alpha * max(1 - progress, 1e-4)``
+(word2vec.c).  Windows and noise words are made in numpy (:mod:`minilm.vectors.windows`) while the
+previous call runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from minilm.vectors.vocab import AliasSampler, Corpus, Vocab, keep_probability, noise_distribution
+from minilm.vectors.windows import Chunk, iterate_chunks
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Training settings shared by skip-gram, CBOW and fastText (defaults: word2vec.c / gensim)."""
+
+    dim: int = 100  # vector size
+    window: int = 5  # maximum window radius (the sampled radius is uniform in 1..window)
+    negative: int = 5  # noise words per context word (K)
+    noise_draws: int = (
+        5  # skip-gram: noise words drawn per centre, shared by its contexts (each weighs K/this)
+    )
+    sample: float = 1e-3  # subsampling threshold t (0 disables)
+    epochs: int = 5
+    alpha: float = 0.025  # initial learning rate; decays linearly to alpha * 1e-4
+    seed: int = 0
+    batch: int = 64  # centres per sub-batch (one sparse SGD step)
+    steps_per_call: int = 64  # sub-batches per jitted call (a lax.scan)
+    chunk_tokens: int = 1_000_000  # corpus tokens turned into windows at a time
+
+
+class Params(NamedTuple):
+    w_in: jax.Array  # (V, D) input vectors: the word vectors
+    w_out: jax.Array  # (V, D) output vectors
+
+
+def init_params(vocab_size: int, dim: int, seed: int) -> Params:
+    """word2vec.c's init: ``W_in ~ U(-0.5/D, 0.5/D)``, ``W_out = 0``."""
+    rng = np.random.default_rng(seed)
+    w_in = (rng.random((vocab_size, dim), dtype=np.float32) - 0.5) / dim
+    return Params(jnp.asarray(w_in), jnp.zeros((vocab_size, dim), jnp.float32))
+
+
+def learning_rate(alpha: float, progress: np.ndarray) -> np.ndarray:
+    """word2vec.c: ``alpha * (1 - progress)``, floored at ``alpha * 1e-4``; progress in [0, 1]."""
+    return (alpha * np.maximum(1.0 - progress, 1e-4)).astype(np.float32)
+
+
+# --- the loss and its closed-form gradients ----------------------------------------------------------
+
+
+def ns_loss(h: jax.Array, u: jax.Array, labels: jax.Array, weights: jax.Array) -> jax.Array:
+    """Negative-sampling loss summed over the batch.  h (B, D), u (B, J, D), labels/weights (B, J)."""
+    s = jnp.einsum("bd,bjd->bj", h, u)  # (B, J)
+    return -jnp.sum(weights * (labels * jax.nn.log_sigmoid(s) + (1 - labels) * jax.nn.log_sigmoid(-s)))
+
+
+def ns_grads(
+    h: jax.Array, u: jax.Array, labels: jax.Array, weights: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """(dL/dh (B, D), dL/du (B, J, D)) of :func:`ns_loss` in closed form."""
+    e = weights * (jax.nn.sigmoid(jnp.einsum("bd,bjd->bj", h, u)) - labels)  # (B, J)
+    return jnp.einsum("bj,bjd->bd", e, u), e[:, :, None] * h[:, None, :]
+
+
+def gather(w: jax.Array, rows: jax.Array) -> jax.Array:
+    return w.at[rows].get(mode="promise_in_bounds")
+
+
+def scatter_add(w: jax.Array, rows: jax.Array, delta: jax.Array) -> jax.Array:
+    return w.at[rows].add(delta, mode="promise_in_bounds")
+
+
+# --- one sub-batch ------------------------------------------------------------------------------------
+
+
+class Batch(NamedTuple):
+    """One sub-batch of centres with the same window radius r."""
+
+    centres: jax.Array  # (B,) int32
+    contexts: jax.Array  # (B, 2r) int32, -1 = no word in that slot
+    negatives: jax.Array  # (B, K') int32 noise words
+    lr: jax.Array  # () float32
+    noise_weight: jax.Array  # () float32: skip-gram's K / K' (each shared noise word stands for K/K' draws)
+
+
+def skipgram_outputs(b: Batch) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Skip-gram's output words (B, J = 2r + K'): the contexts, then the shared noise words; with
+    labels and weights.  A noise word weighs K/K' per context it differs from (word2vec.c skips a
+    noise word equal to the target)."""
+    valid = b.contexts >= 0  # (B, 2r)
+    contexts = jnp.where(valid, b.contexts, 0)
+    differs = valid[:, :, None] & (contexts[:, :, None] != b.negatives[:, None, :])  # (B, 2r, K')
+    weights = jnp.concatenate([valid, differs.sum(1) * b.noise_weight], axis=1).astype(jnp.float32)
+    labels = jnp.concatenate([jnp.ones(contexts.shape), jnp.zeros(b.negatives.shape)], axis=1)
+    return jnp.concatenate([contexts, b.negatives], axis=1), labels, weights
+
+
+def skipgram_step(params: Params, b: Batch) -> Params:
+    """Skip-gram: the centre predicts each context word against the shared noise words."""
+    targets, labels, weights = skipgram_outputs(b)  # (B, J)
+    h = gather(params.w_in, b.centres)  # (B, D)
+    u = gather(params.w_out, targets)  # (B, J, D)
+    dh, du = ns_grads(h, u, labels, weights)
+    return Params(
+        scatter_add(params.w_in, b.centres, -b.lr * dh), scatter_add(params.w_out, targets, -b.lr * du)
+    )
+
+
+def cbow_step(params: Params, b: Batch) -> Params:
+    """CBOW: the mean of the context vectors predicts the centre against K noise words."""
+    valid = b.contexts >= 0  # (B, 2r)
+    contexts = jnp.where(valid, b.contexts, 0)
+    count = valid.sum(1, keepdims=True)  # (B, 1)
+    x = gather(params.w_in, contexts) * valid[:, :, None]  # (B, 2r, D)
+    h = x.sum(1) / jnp.maximum(count, 1)  # (B, D)
+    targets = jnp.concatenate([b.centres[:, None], b.negatives], axis=1)  # (B, 1+K)
+    weights = ((targets != b.centres[:, None]).at[:, 0].set(True) & (count > 0)).astype(jnp.float32)
+    labels = jnp.zeros(targets.shape, jnp.float32).at[:, 0].set(1.0)
+    u = gather(params.w_out, targets)  # (B, 1+K, D)
+    dh, du = ns_grads(h, u, labels, weights)
+    dx = jnp.where(valid[:, :, None], -b.lr * dh[:, None, :], 0.0)  # every context word gets all of dL/dh
+    return Params(scatter_add(params.w_in, contexts, dx), scatter_add(params.w_out, targets, -b.lr * du))
+
+
+@partial(jax.jit, static_argnums=0, donate_argnums=1)
+def train_call(step: Callable[[Params, Batch], Params], params: Params, batches: Batch) -> Params:
+    """Apply ``step`` to each of the S sub-batches in ``batches`` (leading axis S), in order."""
+    params, _ = jax.lax.scan(lambda p, b: (step(p, b), None), params, batches)
+    return params
+
+
+# --- the training loop --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainStats:
+    effective_words: int  # centres trained (tokens kept by subsampling), summed over epochs
+    seconds: float
+
+    @property
+    def words_per_second(self) -> float:
+        return self.effective_words / self.seconds
+
+
+def calls_for_chunk(
+    chunk: Chunk,
+    sampler: AliasSampler,
+    settings: Settings,
+    rng: np.random.Generator,
+    progress: tuple[float, float],
+):
+    """Yield ``Batch`` stacks (S sub-batches each) for a chunk; ``progress`` = (at start, at end) in [0, 1].
+
+    Each radius group is padded to a whole number of calls with centres that have no context
+    (their updates are exactly zero).  The learning rate moves linearly through the chunk.
+    """
+    s, b = settings.steps_per_call, settings.batch
+    per_call = s * b
+    start, end = progress
+    done = 0
+    for group in chunk.groups:
+        n = len(group.centres)
+        padded = -(-n // per_call) * per_call
+        centres = np.zeros(padded, np.int32)
+        centres[:n] = group.centres
+        contexts = np.full((padded, group.contexts.shape[1]), -1, np.int32)
+        contexts[:n] = group.contexts
+        negatives = sampler.sample(rng, (padded, settings.noise_draws))
+        at = done + np.minimum(np.arange(0, padded, b), n)  # position of each sub-batch in the chunk
+        lr = learning_rate(settings.alpha, start + (end - start) * at / max(chunk.kept, 1))
+        for c in range(padded // per_call):
+            rows = slice(c * per_call, (c + 1) * per_call)
+            yield Batch(
+                centres[rows].reshape(s, b),
+                contexts[rows].reshape(s, b, -1),
+                negatives[rows].reshape(s, b, -1),
+                lr[c * s : (c + 1) * s],
+                np.full(s, settings.negative / settings.noise_draws, np.float32),
+            )
+        done += n
+
+
+def train(
+    step: Callable[[Params, Batch], Params],
+    params: Params,
+    corpus: Corpus,
+    vocab: Vocab,
+    settings: Settings,
+    log: Callable[[str], None] | None = None,
+) -> tuple[Params, TrainStats]:
+    """Run ``settings.epochs`` epochs of ``step`` (:func:`skipgram_step` or :func:`cbow_step`)."""
+    keep = keep_probability(vocab.counts, settings.sample)
+    sampler = AliasSampler.build(noise_distribution(vocab.counts))
+    rng = np.random.default_rng(settings.seed)
+    total = settings.epochs * len(corpus.ids)
+    seen = effective = 0
+    t0 = time.perf_counter()
+    for epoch in range(settings.epochs):
+        for chunk in iterate_chunks(corpus, keep, settings.window, rng, settings.chunk_tokens):
+            progress = (seen / total, (seen + chunk.tokens) / total)
+            for batches in calls_for_chunk(chunk, sampler, settings, rng, progress):
+                params = train_call(step, params, batches)
+            seen += chunk.tokens
+            effective += chunk.kept
+        if log:
+            jax.block_until_ready(params)
+            log(f"epoch {epoch + 1}/{settings.epochs}: {effective / (time.perf_counter() - t0):,.0f} words/s")
+    jax.block_until_ready(params)
+    return params, TrainStats(effective, time.perf_counter() - t0)
