@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "elmo": ("minilm.elmo_cli", "train an ELMo-style biLM (forward + backward LSTM LMs), word or char input"),
     "lm": ("minilm.lm_cli", "pretrain a GPT (causal LM) or a BERT (masked LM) on a text corpus"),
     "generate": ("minilm.generate_cli", "continue prompts with a trained GPT: greedy, sampling, beam search"),
+    "vectors": ("minilm.vectors.cli", "static word vectors: skip-gram, CBOW, fastText or GloVe"),
 }
 
 

@@ -182,7 +182,7 @@ class KeyedVectors:
         restrict_vocab: int = 300000,
         case_insensitive: bool = True,
     ) -> tuple[float, float, float]:
-        """(Pearson r, Spearman rho, OOV %) on a file of ``word1<TAB>word2<TAB>score`` lines (``#`` = comment).
+        """(Pearson r, Spearman rho, OOV %) on ``word1<TAB>word2<TAB>score`` lines (``#``: comment).
 
         Pairs with a word outside the first ``restrict_vocab`` words are skipped and counted as OOV.
         """

@@ -139,7 +139,7 @@ class AliasSampler:
         return cls(accept, alias)  # leftovers keep accept = 1 (their scaled value is 1 up to rounding)
 
     def probabilities(self) -> np.ndarray:
-        """The distribution the tables draw from: (accept[i] + sum over j aliased to i of 1 - accept[j]) / V."""
+        """The distribution drawn from: (accept[i] + sum over j aliased to i of (1 - accept[j])) / V."""
         n = len(self.accept)
         return (self.accept + np.bincount(self.alias, weights=1.0 - self.accept, minlength=n)) / n
 
