@@ -65,11 +65,11 @@ class Config:
     d_model: int = opt(128, "hidden size")
     dropout: float = opt(0.1, "dropout on embeddings, residual branches and the classifier")
     # pretraining
-    pretrain_steps: int = opt(1200, "pretraining steps")
-    pretrain_batch: int = opt(32, "sequences per pretraining step")
+    pretrain_steps: int = opt(800, "pretraining steps")
+    pretrain_batch: int = opt(16, "sequences per pretraining step")
     pretrain_lr: float = opt(3e-3, "peak pretraining learning rate")
     # fine-tuning
-    finetune_steps: int = opt(300, "fine-tuning steps")
+    finetune_steps: int = opt(200, "fine-tuning steps")
     finetune_batch: int = opt(32, "examples per fine-tuning step")
     finetune_lr: float = opt(1e-3, "peak fine-tuning learning rate")
     # both phases
@@ -167,6 +167,7 @@ def run(cfg: Config) -> int:
     train_arrays = encode(train_ex, where=f"{cfg.task} train")
     dev_arrays = encode(dev_ex[: cfg.max_eval], where=f"{cfg.task} dev")
     test_arrays = encode(test_ex, where=f"{cfg.task} test")
+    train_arrays, dev_arrays, test_arrays = _trim_padding(train_arrays, dev_arrays, test_arrays)
     clf_batches = ExampleBatches(train_arrays, cfg.finetune_batch, cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not cfg.resume:
@@ -375,6 +376,13 @@ def _classification_arrays(tokenizer, examples, *, label_ids, max_len, where) ->
     tokens, mask = encode_padded(tokenizer, [r["text"] for r in examples], max_len)
     labels = np.array([label_ids[r["label"]] for r in examples], dtype=np.int32)
     return {"tokens": tokens, "attention_mask": mask, "labels": labels}
+
+
+def _trim_padding(*parts: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], ...]:
+    """Cut the padding columns no example uses: short sentences need not cost ``max_len`` positions.
+    One width for every split, so one compiled step and one compiled predictor serve them all."""
+    width = max(int(p["attention_mask"].sum(1).max()) for p in parts)
+    return tuple({k: v[:, :width] if v.ndim == 2 else v for k, v in p.items()} for p in parts)
 
 
 def save_model(folder: Path, model: nnx.Module, config: dict) -> None:
