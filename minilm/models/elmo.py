@@ -179,11 +179,10 @@ class BiLM(nnx.Module):
         if cfg.encoder not in ("word", "char"):
             raise ValueError(f"encoder must be 'word' or 'char', got {cfg.encoder!r}")
         self.cfg = cfg
-        self.encoder = (
-            WordEncoder(cfg.vocab_size, cfg.emb_dim, rngs=rngs)
-            if cfg.encoder == "word"
-            else (CharCNN(cfg, rngs=rngs))
-        )
+        if cfg.encoder == "word":
+            self.encoder: WordEncoder | CharCNN = WordEncoder(cfg.vocab_size, cfg.emb_dim, rngs=rngs)
+        else:
+            self.encoder = CharCNN(cfg, rngs=rngs)
         lstm_kw = dict(
             proj_dim=cfg.proj_dim, cell_clip=cfg.cell_clip, proj_clip=cfg.proj_clip,
             forget_bias=cfg.forget_bias, residual=cfg.residual, dropout=cfg.dropout, rngs=rngs,
