@@ -1,0 +1,211 @@
+"""The losses and update rules of word2vec, fastText and GloVe against closed forms, jax.grad and
+finite differences."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+from minilm.vectors import fasttext, glove, word2vec
+from minilm.vectors.word2vec import Batch, Params
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+@pytest.fixture(scope="module")
+def ns_case():
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(3, 4)).astype(np.float32)
+    u = rng.normal(size=(3, 5, 4)).astype(np.float32)
+    labels = np.tile(np.array([1, 1, 0, 0, 0], np.float32), (3, 1))
+    weights = rng.uniform(0, 2, size=(3, 5)).astype(np.float32)
+    return h, u, labels, weights
+
+
+def test_ns_loss_matches_closed_form(ns_case):
+    h, u, labels, weights = ns_case
+    s = np.einsum("bd,bjd->bj", h, u).astype(np.float64)
+    expected = -np.sum(weights * (labels * np.log(_sigmoid(s)) + (1 - labels) * np.log(_sigmoid(-s))))
+    np.testing.assert_allclose(float(word2vec.ns_loss(*map(jnp.asarray, ns_case))), expected, rtol=1e-5)
+
+
+def test_ns_grads_equal_autodiff_and_finite_differences(ns_case):
+    h, u, labels, weights = map(jnp.asarray, ns_case)
+    dh, du = word2vec.ns_grads(h, u, labels, weights)
+    ah, au = jax.grad(word2vec.ns_loss, argnums=(0, 1))(h, u, labels, weights)
+    np.testing.assert_allclose(dh, ah, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(du, au, rtol=1e-5, atol=1e-6)
+    loss = jax.jit(lambda a, b: word2vec.ns_loss(a, b, labels, weights))
+    check_grads(loss, (h, u), order=1, modes=["rev"], eps=1e-2)
+
+
+def _word2vec_case(rng, vocab=7, dim=4, batch=3, radius=2, noise=3):
+    params = Params(
+        jnp.asarray(rng.normal(size=(vocab, dim)), jnp.float32),
+        jnp.asarray(rng.normal(size=(vocab, dim)), jnp.float32),
+    )
+    contexts = rng.integers(0, vocab, size=(batch, 2 * radius)).astype(np.int32)
+    contexts[0, 0] = contexts[1, 3] = -1  # slots outside the sentence
+    centres = np.array([1, 1, 4], np.int32)  # a repeated centre: its updates add up
+    negatives = rng.integers(0, vocab, size=(batch, noise)).astype(np.int32)
+    negatives[2, 0] = contexts[2, 1]  # a noise word equal to a context: that pair is skipped
+    return params, Batch(centres, contexts, negatives, np.float32(0.1), np.float32(5 / 3))
+
+
+def test_skipgram_step_is_sgd_on_the_shared_noise_loss():
+    """One step = W - lr * grad of the summed loss over the full matrices (duplicates add up), where
+    each noise word counts K/K' times for each context it differs from."""
+    params, b = _word2vec_case(np.random.default_rng(1))
+
+    pairs = [  # (centre, output word, label, weight): word2vec's pairs, written out one by one
+        (b.centres[i], c, 1.0, 1.0) for i in range(3) for c in b.contexts[i] if c >= 0
+    ] + [
+        (b.centres[i], n, 0.0, float(b.noise_weight))
+        for i in range(3)
+        for c in b.contexts[i]
+        if c >= 0
+        for n in b.negatives[i]
+        if n != c
+    ]
+    centre, target, label, weight = (np.array(col) for col in zip(*pairs, strict=True))
+
+    @jax.jit
+    def loss(w_in, w_out):
+        s = jnp.sum(w_in[centre] * w_out[target], axis=1)
+        return -jnp.sum(weight * jax.nn.log_sigmoid(jnp.where(label == 1, s, -s)))
+
+    g_in, g_out = jax.grad(loss, argnums=(0, 1))(params.w_in, params.w_out)
+    new = jax.jit(word2vec.skipgram_step)(params, jax.tree.map(jnp.asarray, b))
+    np.testing.assert_allclose(new.w_in, params.w_in - b.lr * g_in, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(new.w_out, params.w_out - b.lr * g_out, rtol=1e-5, atol=1e-6)
+
+
+def test_cbow_step_follows_word2vec_c():
+    """h = mean of the context vectors; output rows get -lr * dL/du; each context row gets all of
+    -lr * dL/dh (word2vec.c / gensim cbow_mean=1); noise words equal to the centre are skipped."""
+    params, b = _word2vec_case(np.random.default_rng(2))
+    negatives = np.asarray(b.negatives).copy()
+    negatives[0, 1] = b.centres[0]
+    b = b._replace(negatives=negatives)
+    w_in, w_out = (np.asarray(p, np.float64) for p in params)
+    exp_in, exp_out = w_in.copy(), w_out.copy()
+    for i in range(3):
+        ctx = [c for c in b.contexts[i] if c >= 0]
+        h = w_in[ctx].mean(0)
+        targets = [(b.centres[i], 1.0)] + [(n, 0.0) for n in negatives[i] if n != b.centres[i]]
+        dh = np.zeros_like(h)
+        for t, label in targets:
+            e = _sigmoid(h @ w_out[t]) - label
+            dh += e * w_out[t]
+            exp_out[t] -= b.lr * e * h
+        for c in ctx:
+            exp_in[c] -= b.lr * dh
+    new = jax.jit(word2vec.cbow_step)(params, jax.tree.map(jnp.asarray, b))
+    np.testing.assert_allclose(new.w_in, exp_in, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(new.w_out, exp_out, rtol=1e-4, atol=1e-5)
+
+
+def test_learning_rate_decays_linearly_to_alpha_1e_4():
+    lr = word2vec.learning_rate(0.025, np.array([0.0, 0.5, 1.0, 1.2]))
+    np.testing.assert_allclose(lr, [0.025, 0.0125, 0.025e-4, 0.025e-4], rtol=1e-6)
+
+
+def test_fasttext_input_vector_and_step():
+    """h = (word row + n-gram rows) / (1 + n); every one of those rows gets the whole -lr * dL/dh."""
+    rng = np.random.default_rng(3)
+    params, words = _word2vec_case(rng)
+    z = rng.normal(size=(11, 4)).astype(np.float32)
+    ft = fasttext.FastTextParams(params.w_in, jnp.asarray(z), params.w_out)
+    ngram_rows = np.array(
+        [2, 5, 5, 9, 0, 0], np.int32
+    )  # centre slot 0: rows 2, 5; slot 1: 5, 9; slot 2: none
+    ngram_slot = np.array([0, 0, 1, 1, 3, 3], np.int32)  # 3 = padding
+    batch = fasttext.FastTextBatch(words, ngram_rows, ngram_slot, np.array([2, 2, 0], np.float32))
+    batch = jax.tree.map(jnp.asarray, batch)
+    w_in = np.asarray(params.w_in)
+    expected_h = np.stack([(w_in[1] + z[2] + z[5]) / 3, (w_in[1] + z[5] + z[9]) / 3, w_in[4]])
+    np.testing.assert_allclose(fasttext.input_vectors(ft.w_in, ft.w_ngrams, batch), expected_h, rtol=1e-5)
+    w_out, step = np.asarray(params.w_out), np.zeros_like(expected_h)
+    for slot in range(3):  # dL/dh of skip-gram with shared noise words (word2vec.c skips noise == context)
+        for c in np.asarray(words.contexts[slot]):
+            if c < 0:
+                continue
+            step[slot] -= (_sigmoid(expected_h[slot] @ w_out[c]) - 1) * w_out[c]
+            for n in np.asarray(words.negatives[slot]):
+                if n != c:
+                    step[slot] -= words.noise_weight * _sigmoid(expected_h[slot] @ w_out[n]) * w_out[n]
+    step *= words.lr
+    new = jax.jit(fasttext.skipgram_step)(ft, batch)
+    exp_z = z.copy()
+    for row, slot in [(2, 0), (5, 0), (5, 1), (9, 1)]:
+        exp_z[row] += step[slot]
+    np.testing.assert_allclose(new.w_ngrams, exp_z, rtol=1e-5, atol=1e-6)
+    exp_in = w_in.copy()
+    for slot, centre in enumerate(np.asarray(words.centres)):
+        exp_in[centre] += step[slot]
+    np.testing.assert_allclose(new.w_in, exp_in, rtol=1e-5, atol=1e-6)
+
+
+def test_glove_loss_matches_numpy():
+    rng = np.random.default_rng(4)
+    w, wc = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+    b, bc = rng.normal(size=6), rng.normal(size=6)
+    x = np.array([0.5, 3.0, 99.0, 100.0, 250.0, 1.0])
+    f = np.where(x < 100, (x / 100) ** 0.75, 1.0)
+    expected = np.sum(f * (np.sum(w * wc, 1) + b + bc - np.log(x)) ** 2)
+    got = glove.glove_loss(*(jnp.asarray(a, jnp.float32) for a in (w, wc, b, bc, x)), 100.0, 0.75)
+    np.testing.assert_allclose(float(got), expected, rtol=1e-5)
+
+
+def test_glove_adagrad_step_matches_glove_c():
+    """glove.c per entry: fdiff = eta f(x) diff; W -= fdiff W~ / sqrt(G); G += (fdiff W~)^2; same for
+    the biases with fdiff -- here on entries with distinct rows (duplicates add up in a batch)."""
+    rng = np.random.default_rng(5)
+    p = glove.init_params(8, 3, seed=0)
+    p = p._replace(g_w=p.g_w + jnp.asarray(rng.uniform(0, 2, size=(8, 3)), jnp.float32))
+    rows, cols = np.array([0, 1, 2], np.int32), np.array([3, 4, 5], np.int32)
+    x = np.array([2.0, 150.0, 0.5], np.float32)
+    n = jax.tree.map(lambda a: np.asarray(a, np.float64).copy(), p)
+    for r, c, xi in zip(rows, cols, x, strict=True):
+        diff = n.w[r] @ n.w_ctx[c] + n.b[r] + n.b_ctx[c] - np.log(xi)
+        fdiff = 0.05 * min((xi / 100) ** 0.75, 1.0) * diff
+        g1, g2 = fdiff * n.w_ctx[c], fdiff * n.w[r]
+        n.w[r] -= g1 / np.sqrt(n.g_w[r])
+        n.w_ctx[c] -= g2 / np.sqrt(n.g_w_ctx[c])
+        n.b[r] -= fdiff / np.sqrt(n.g_b[r])
+        n.b_ctx[c] -= fdiff / np.sqrt(n.g_b_ctx[c])
+        n.g_w[r] += g1**2
+        n.g_w_ctx[c] += g2**2
+        n.g_b[r] += fdiff**2
+        n.g_b_ctx[c] += fdiff**2
+    padded = glove.Entries(np.append(rows, 0), np.append(cols, 0), np.append(x, 0.0).astype(np.float32))
+    new = jax.jit(glove.adagrad_step, static_argnums=(2, 3, 4))(
+        p, jax.tree.map(jnp.asarray, padded), 100.0, 0.75, 0.05
+    )
+    for got, want in zip(new, n, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_cooccurrence_counts_match_a_direct_count():
+    from minilm.vectors.vocab import build_vocab_and_corpus
+
+    sentences = [["a", "b", "c", "a"], ["b", "a"], ["c", "c", "b", "a", "b"]]
+    vocab, corpus = build_vocab_and_corpus(sentences, min_count=1)
+    idx = vocab.index
+    expected = np.zeros((3, 3))
+    for s in sentences:
+        for i in range(len(s)):
+            for d in range(1, 3):
+                if i - d >= 0:
+                    expected[idx[s[i - d]], idx[s[i]]] += 1 / d
+                    expected[idx[s[i]], idx[s[i - d]]] += 1 / d
+    for chunk in (2, 100):  # chunks that cut sentences count the same
+        co = glove.cooccurrences(corpus, 3, window=2, chunk_tokens=chunk)
+        got = np.zeros((3, 3))
+        got[co.rows, co.cols] = co.counts
+        np.testing.assert_allclose(got, expected)
