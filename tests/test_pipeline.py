@@ -178,6 +178,7 @@ def test_checkpoint_from_another_config_is_rejected(finished_run, tmp_path, caps
     saved = json.loads((finished_run / "train_config.json").read_text())
     (run / "train_config.json").write_text(json.dumps({**saved, "name": "d", "out_dir": str(tmp_path),
                                                        "d_model": 16}))  # fmt: skip
+    (run / "tokenizer.json").write_bytes((finished_run / "tokenizer.json").read_bytes())
     (run / "checkpoints" / "pretrain.safetensors").write_bytes(
         (finished_run / "checkpoints" / "pretrain.safetensors").read_bytes()
     )
