@@ -20,16 +20,16 @@ def _sigmoid(x):
 @pytest.fixture(scope="module")
 def ns_case():
     rng = np.random.default_rng(0)
-    h = rng.normal(size=(3, 4)).astype(np.float32)
+    h = rng.normal(size=(3, 2, 4)).astype(np.float32)  # 2 inputs share each row's 5 outputs
     u = rng.normal(size=(3, 5, 4)).astype(np.float32)
-    labels = np.tile(np.array([1, 1, 0, 0, 0], np.float32), (3, 1))
-    weights = rng.uniform(0, 2, size=(3, 5)).astype(np.float32)
+    labels = np.tile(np.array([1, 1, 0, 0, 0], np.float32), (3, 2, 1))
+    weights = rng.uniform(0, 2, size=(3, 2, 5)).astype(np.float32)
     return h, u, labels, weights
 
 
 def test_ns_loss_matches_closed_form(ns_case):
     h, u, labels, weights = ns_case
-    s = np.einsum("bd,bjd->bj", h, u).astype(np.float64)
+    s = np.einsum("bmd,bjd->bmj", h, u).astype(np.float64)
     expected = -np.sum(weights * (labels * np.log(_sigmoid(s)) + (1 - labels) * np.log(_sigmoid(-s))))
     np.testing.assert_allclose(float(word2vec.ns_loss(*map(jnp.asarray, ns_case))), expected, rtol=1e-5)
 
@@ -53,31 +53,30 @@ def _word2vec_case(rng, vocab=7, dim=4, batch=3, radius=2, noise=3):
     contexts[0, 0] = contexts[1, 3] = -1  # slots outside the sentence
     centres = np.array([1, 1, 4], np.int32)  # a repeated centre: its updates add up
     negatives = rng.integers(0, vocab, size=(batch, noise)).astype(np.int32)
-    negatives[2, 0] = contexts[2, 1]  # a noise word equal to a context: that pair is skipped
-    return params, Batch(centres, contexts, negatives, np.float32(0.1), np.float32(5 / 3))
+    negatives[2, 0] = centres[2]  # a noise word equal to the centre: skipped
+    return params, Batch(centres, contexts, negatives, np.float32(0.1))
 
 
-def test_skipgram_step_is_sgd_on_the_shared_noise_loss():
-    """One step = W - lr * grad of the summed loss over the full matrices (duplicates add up), where
-    each noise word counts K/K' times for each context it differs from."""
+def test_skipgram_step_is_sgd_on_the_window_loss():
+    """One step = W - lr * grad of word2vec's summed loss over the full matrices (duplicates add up):
+    every (context, centre) pair and every (context, noise word) pair of the window is a term."""
     params, b = _word2vec_case(np.random.default_rng(1))
-
-    pairs = [  # (centre, output word, label, weight): word2vec's pairs, written out one by one
-        (b.centres[i], c, 1.0, 1.0) for i in range(3) for c in b.contexts[i] if c >= 0
+    pairs = [  # (input = context, output, label): word2vec.c's terms, written out one by one
+        (c, b.centres[i], 1.0) for i in range(3) for c in b.contexts[i] if c >= 0
     ] + [
-        (b.centres[i], n, 0.0, float(b.noise_weight))
+        (c, n, 0.0)
         for i in range(3)
         for c in b.contexts[i]
         if c >= 0
         for n in b.negatives[i]
-        if n != c
+        if n != b.centres[i]
     ]
-    centre, target, label, weight = (np.array(col) for col in zip(*pairs, strict=True))
+    inputs, outputs, label = (np.array(col) for col in zip(*pairs, strict=True))
 
     @jax.jit
     def loss(w_in, w_out):
-        s = jnp.sum(w_in[centre] * w_out[target], axis=1)
-        return -jnp.sum(weight * jax.nn.log_sigmoid(jnp.where(label == 1, s, -s)))
+        s = jnp.sum(w_in[inputs] * w_out[outputs], axis=1)
+        return -jnp.sum(jax.nn.log_sigmoid(jnp.where(label == 1, s, -s)))
 
     g_in, g_out = jax.grad(loss, argnums=(0, 1))(params.w_in, params.w_out)
     new = jax.jit(word2vec.skipgram_step)(params, jax.tree.map(jnp.asarray, b))
@@ -125,20 +124,24 @@ def test_fasttext_input_vector_and_step():
         [2, 5, 5, 9, 0, 0], np.int32
     )  # centre slot 0: rows 2, 5; slot 1: 5, 9; slot 2: none
     ngram_slot = np.array([0, 0, 1, 1, 3, 3], np.int32)  # 3 = padding
-    batch = fasttext.FastTextBatch(words, ngram_rows, ngram_slot, np.array([2, 2, 0], np.float32))
+    batch = fasttext.FastTextBatch(
+        words, np.float32(5 / 3), ngram_rows, ngram_slot, np.array([2, 2, 0], np.float32)
+    )
     batch = jax.tree.map(jnp.asarray, batch)
     w_in = np.asarray(params.w_in)
     expected_h = np.stack([(w_in[1] + z[2] + z[5]) / 3, (w_in[1] + z[5] + z[9]) / 3, w_in[4]])
     np.testing.assert_allclose(fasttext.input_vectors(ft.w_in, ft.w_ngrams, batch), expected_h, rtol=1e-5)
     w_out, step = np.asarray(params.w_out), np.zeros_like(expected_h)
-    for slot in range(3):  # dL/dh of skip-gram with shared noise words (word2vec.c skips noise == context)
+    for slot in range(
+        3
+    ):  # dL/dh: contexts are the outputs; each noise word counts 5/3 per context it differs from
         for c in np.asarray(words.contexts[slot]):
             if c < 0:
                 continue
             step[slot] -= (_sigmoid(expected_h[slot] @ w_out[c]) - 1) * w_out[c]
             for n in np.asarray(words.negatives[slot]):
                 if n != c:
-                    step[slot] -= words.noise_weight * _sigmoid(expected_h[slot] @ w_out[n]) * w_out[n]
+                    step[slot] -= 5 / 3 * _sigmoid(expected_h[slot] @ w_out[n]) * w_out[n]
     step *= words.lr
     new = jax.jit(fasttext.skipgram_step)(ft, batch)
     exp_z = z.copy()

@@ -5,11 +5,14 @@ A word's input vector is the average of its own row and the rows of its hashed c
 
     h(w) = (W_in[w] + sum_{g in G(w)} Z[g]) / (1 + |G(w)|)                       (section 3.2)
 
-and skip-gram with negative sampling is trained on ``h(centre)`` exactly as in
-:mod:`minilm.vectors.word2vec` (same windows, subsampling, shared noise words and learning rate).
-Like fastText's ``Model::update`` (and gensim), every row that makes up ``h`` receives the whole
-``-lr * dL/dh``.  After training a vocabulary word's vector is ``h(w)``; an out-of-vocabulary word
-gets the mean of its n-gram rows.
+and skip-gram with negative sampling (:mod:`minilm.vectors.word2vec`: same windows, subsampling,
+loss and learning rate) is trained with the centre as input, as gensim's fastText does: ``h(centre)``
+predicts each of its ``2r`` context words, so the n-grams are summed once per centre, not once per
+pair.  The K' noise words are drawn once per centre and each stands for K/K' draws for every context
+it differs from (same expected gradient as K fresh draws per pair).  Like fastText's
+``Model::update`` (and gensim), every row that makes up ``h`` receives the whole ``-lr * dL/dh``.
+After training a vocabulary word's vector is ``h(w)``; an out-of-vocabulary word gets the mean of its
+n-gram rows.
 
 The n-grams of the centres in a sub-batch are passed flat: ``ngram_rows (C,)`` with the slot
 ``ngram_slot (C,)`` of the centre each belongs to, summed with a segment sum.  Centres are packed
@@ -37,7 +40,6 @@ from minilm.vectors.word2vec import (
     learning_rate,
     ns_grads,
     scatter_add,
-    skipgram_outputs,
     train_call,
 )
 
@@ -49,7 +51,8 @@ class FastTextParams(NamedTuple):
 
 
 class FastTextBatch(NamedTuple):
-    words: Batch  # centres (B,), contexts, negatives, lr, noise_weight as for skip-gram
+    words: Batch  # centres (B,), contexts (B, 2r), negatives (B, K'), lr as for skip-gram
+    noise_weight: jax.Array  # () float32 K/K': the draws each shared noise word stands for
     ngram_rows: jax.Array  # (C,) int32 rows of Z
     ngram_slot: jax.Array  # (C,) int32 centre slot in 0..B-1 each n-gram belongs to; B = padding
     ngram_count: jax.Array  # (B,) float32 |G(centre)|
@@ -71,13 +74,24 @@ def input_vectors(w_in: jax.Array, w_ngrams: jax.Array, b: FastTextBatch) -> jax
     return (gather(w_in, b.words.centres) + zsum) / (1.0 + b.ngram_count)[:, None]
 
 
+def centre_outputs(b: FastTextBatch) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Output words (B, J = 2r + K'): the contexts (label 1), then the shared noise words (label 0),
+    with weights: a noise word counts K/K' for each context it differs from."""
+    valid = b.words.contexts >= 0  # (B, 2r)
+    contexts = jnp.where(valid, b.words.contexts, 0)
+    differs = valid[:, :, None] & (contexts[:, :, None] != b.words.negatives[:, None, :])  # (B, 2r, K')
+    weights = jnp.concatenate([valid, differs.sum(1) * b.noise_weight], axis=1).astype(jnp.float32)
+    labels = jnp.concatenate([jnp.ones(contexts.shape), jnp.zeros(b.words.negatives.shape)], axis=1)
+    return jnp.concatenate([contexts, b.words.negatives], axis=1), labels, weights
+
+
 def skipgram_step(params: FastTextParams, b: FastTextBatch) -> FastTextParams:
     """fastText skip-gram step: word2vec's skip-gram on the composed input vector."""
-    targets, labels, weights = skipgram_outputs(b.words)  # (B, J)
+    targets, labels, weights = centre_outputs(b)  # (B, J)
     h = input_vectors(params.w_in, params.w_ngrams, b)  # (B, D)
     u = gather(params.w_out, targets)  # (B, J, D)
-    dh, du = ns_grads(h, u, labels, weights)
-    step = -b.words.lr * dh  # (B, D), the same update for the word row and each of its n-gram rows
+    dh, du = ns_grads(h[:, None, :], u, labels[:, None, :], weights[:, None, :])
+    step = -b.words.lr * dh[:, 0]  # (B, D), the same update for the word row and each of its n-gram rows
     step_per_ngram = jnp.concatenate([step, jnp.zeros((1, step.shape[1]))])[b.ngram_slot]  # (C, D)
     return FastTextParams(
         scatter_add(params.w_in, b.words.centres, step),
@@ -153,8 +167,8 @@ def calls_for_chunk(
         weight = np.full(subs, settings.negative / settings.noise_draws, np.float32)
         for c in range(subs // s):
             i = slice(c * s, (c + 1) * s)
-            words = Batch(centres[i], contexts[i], negatives[i], lr[i], weight[i])
-            yield FastTextBatch(words, ngram_rows[i], ngram_slot[i], counts[i])
+            words = Batch(centres[i], contexts[i], negatives[i], lr[i])
+            yield FastTextBatch(words, weight[i], ngram_rows[i], ngram_slot[i], counts[i])
         done += n
 
 

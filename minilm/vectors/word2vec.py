@@ -2,25 +2,25 @@
 Representations in Vector Space"; 2013b "Distributed Representations of Words and Phrases", eq. 4).
 
 Two matrices: input vectors ``W_in`` (the word vectors you keep) and output vectors ``W_out``.
-For an input vector ``h`` and output words ``o_j`` with labels ``y_j`` (1 for a real context/centre
-word, 0 for a noise word drawn from P_noise = unigram^0.75) and weights ``c_j``, the loss is::
+For input vectors ``h_m`` that share output words ``o_j`` with labels ``y_j`` (1 for the word to
+predict, 0 for a noise word drawn from P_noise = unigram^0.75) and weights ``c_mj``, the loss is::
 
-    L = - sum_j c_j [ y_j log sigma(h . u_j) + (1 - y_j) log sigma(-h . u_j) ]        (2013b, eq. 4)
+    L = - sum_mj c_mj [ y_j log sigma(h_m . u_j) + (1 - y_j) log sigma(-h_m . u_j) ]   (2013b, eq. 4)
 
 with the closed-form gradients (word2vec.c's ``g = (label - f) * alpha``)::
 
-    dL/du_j = e_j h,   dL/dh = sum_j e_j u_j,   e_j = c_j (sigma(h . u_j) - y_j)
+    dL/du_j = sum_m e_mj h_m,   dL/dh_m = sum_j e_mj u_j,   e_mj = c_mj (sigma(h_m . u_j) - y_j)
 
-- skip-gram: ``h = W_in[centre]``; outputs are the ``2r`` context words (label 1) and ``K`` noise
-  words (label 0).  word2vec.c draws K fresh noise words for every (centre, context) pair; here the
-  K noise words of a centre are shared by its contexts and each counts once per context it would
-  have been drawn for (``c = `` the number of the centre's contexts it differs from -- word2vec.c
-  skips a noise word equal to the target).  The expected gradient is the same; it halves the rows
-  touched per word, which is what the speed on a CPU depends on (cf. Ji et al. 2016, "Parallelizing
-  Word2Vec in Shared and Distributed Memory", who share noise words across a window the same way).
-- CBOW: ``h`` = mean of the input vectors of the context words (gensim's ``cbow_mean=1``); outputs
-  are the centre (label 1) and K fresh noise words; like word2vec.c and gensim, every context word
-  receives the whole ``dL/dh``.
+- skip-gram, as word2vec.c: each context word's input vector predicts the centre word against K
+  noise words.  word2vec.c draws K fresh noise words for every (context, centre) pair; here the K
+  noise words are drawn once per centre and shared by the ``2r`` contexts of its window -- every
+  (context, noise) pair is still its own term, only the draws are shared ("HogBatch", Ji et al. 2016,
+  "Parallelizing Word2Vec in Shared and Distributed Memory").  The output rows touched per word drop
+  from 6 per context to 6 per window, which is what the speed on a CPU depends on.  A noise word
+  equal to the centre is skipped (c = 0), as in word2vec.c.
+- CBOW (M = 1): ``h`` = mean of the input vectors of the context words (gensim's ``cbow_mean=1``);
+  outputs are the centre (label 1) and K fresh noise words; like word2vec.c and gensim, every context
+  word receives the whole ``dL/dh``.
 
 Training is minibatch SGD with sparse row updates: a jitted ``lax.scan`` over sub-batches of
 ``batch`` centres gathers the rows it needs, computes the closed-form gradients and scatter-adds
@@ -86,17 +86,25 @@ def learning_rate(alpha: float, progress: np.ndarray) -> np.ndarray:
 
 
 def ns_loss(h: jax.Array, u: jax.Array, labels: jax.Array, weights: jax.Array) -> jax.Array:
-    """Negative-sampling loss summed over the batch.  h (B, D), u (B, J, D), labels/weights (B, J)."""
-    s = jnp.einsum("bd,bjd->bj", h, u)  # (B, J)
+    """Negative-sampling loss summed over the batch: inputs h (B, M, D) share outputs u (B, J, D);
+    labels, weights (B, M, J) (or broadcastable)."""
+    s = jnp.einsum("bmd,bjd->bmj", h, u)  # (B, M, J)
     return -jnp.sum(weights * (labels * jax.nn.log_sigmoid(s) + (1 - labels) * jax.nn.log_sigmoid(-s)))
 
 
 def ns_grads(
     h: jax.Array, u: jax.Array, labels: jax.Array, weights: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
-    """(dL/dh (B, D), dL/du (B, J, D)) of :func:`ns_loss` in closed form."""
-    e = weights * (jax.nn.sigmoid(jnp.einsum("bd,bjd->bj", h, u)) - labels)  # (B, J)
-    return jnp.einsum("bj,bjd->bd", e, u), e[:, :, None] * h[:, None, :]
+    """(dL/dh (B, M, D), dL/du (B, J, D)) of :func:`ns_loss` in closed form.
+
+    One output word at a time: XLA on a CPU runs these J batched mat-vecs several times faster than
+    one batched product of tiny (M, D) x (D, J) matrices."""
+    outputs = range(u.shape[1])
+    s = jnp.stack([jnp.einsum("bmd,bd->bm", h, u[:, j]) for j in outputs], axis=2)  # (B, M, J)
+    e = weights * (jax.nn.sigmoid(s) - labels)  # (B, M, J)
+    dh = sum(e[:, :, j, None] * u[:, None, j, :] for j in outputs)  # (B, M, D)
+    du = jnp.stack([jnp.einsum("bm,bmd->bd", e[:, :, j], h) for j in outputs], axis=1)  # (B, J, D)
+    return dh, du
 
 
 def gather(w: jax.Array, rows: jax.Array) -> jax.Array:
@@ -115,31 +123,30 @@ class Batch(NamedTuple):
 
     centres: jax.Array  # (B,) int32
     contexts: jax.Array  # (B, 2r) int32, -1 = no word in that slot
-    negatives: jax.Array  # (B, K') int32 noise words
+    negatives: jax.Array  # (B, K) int32 noise words
     lr: jax.Array  # () float32
-    noise_weight: jax.Array  # () float32: skip-gram's K / K' (each shared noise word stands for K/K' draws)
 
 
-def skipgram_outputs(b: Batch) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Skip-gram's output words (B, J = 2r + K'): the contexts, then the shared noise words; with
-    labels and weights.  A noise word weighs K/K' per context it differs from (word2vec.c skips a
-    noise word equal to the target)."""
-    valid = b.contexts >= 0  # (B, 2r)
-    contexts = jnp.where(valid, b.contexts, 0)
-    differs = valid[:, :, None] & (contexts[:, :, None] != b.negatives[:, None, :])  # (B, 2r, K')
-    weights = jnp.concatenate([valid, differs.sum(1) * b.noise_weight], axis=1).astype(jnp.float32)
-    labels = jnp.concatenate([jnp.ones(contexts.shape), jnp.zeros(b.negatives.shape)], axis=1)
-    return jnp.concatenate([contexts, b.negatives], axis=1), labels, weights
+def _centre_and_noise(b: Batch) -> tuple[jax.Array, jax.Array]:
+    """Output words (B, 1 + K): the centre, then its noise words; and whether each one counts
+    (word2vec.c skips a noise word equal to the centre)."""
+    targets = jnp.concatenate([b.centres[:, None], b.negatives], axis=1)
+    counts = (targets != b.centres[:, None]).at[:, 0].set(True)
+    return targets, counts
 
 
 def skipgram_step(params: Params, b: Batch) -> Params:
-    """Skip-gram: the centre predicts each context word against the shared noise words."""
-    targets, labels, weights = skipgram_outputs(b)  # (B, J)
-    h = gather(params.w_in, b.centres)  # (B, D)
-    u = gather(params.w_out, targets)  # (B, J, D)
-    dh, du = ns_grads(h, u, labels, weights)
+    """Skip-gram: each context word predicts the centre against the window's K noise words."""
+    valid = b.contexts >= 0  # (B, 2r)
+    contexts = jnp.where(valid, b.contexts, 0)
+    targets, counts = _centre_and_noise(b)  # (B, 1+K)
+    weights = (valid[:, :, None] & counts[:, None, :]).astype(jnp.float32)  # (B, 2r, 1+K)
+    labels = jnp.zeros((1, 1, targets.shape[1])).at[:, :, 0].set(1.0)
+    x = gather(params.w_in, contexts)  # (B, 2r, D)
+    u = gather(params.w_out, targets)  # (B, 1+K, D)
+    dx, du = ns_grads(x, u, labels, weights)  # padded slots have zero weight, hence zero gradient
     return Params(
-        scatter_add(params.w_in, b.centres, -b.lr * dh), scatter_add(params.w_out, targets, -b.lr * du)
+        scatter_add(params.w_in, contexts, -b.lr * dx), scatter_add(params.w_out, targets, -b.lr * du)
     )
 
 
@@ -149,13 +156,13 @@ def cbow_step(params: Params, b: Batch) -> Params:
     contexts = jnp.where(valid, b.contexts, 0)
     count = valid.sum(1, keepdims=True)  # (B, 1)
     x = gather(params.w_in, contexts) * valid[:, :, None]  # (B, 2r, D)
-    h = x.sum(1) / jnp.maximum(count, 1)  # (B, D)
-    targets = jnp.concatenate([b.centres[:, None], b.negatives], axis=1)  # (B, 1+K)
-    weights = ((targets != b.centres[:, None]).at[:, 0].set(True) & (count > 0)).astype(jnp.float32)
-    labels = jnp.zeros(targets.shape, jnp.float32).at[:, 0].set(1.0)
+    h = x.sum(1, keepdims=True) / jnp.maximum(count, 1)[:, :, None]  # (B, 1, D)
+    targets, counts = _centre_and_noise(b)  # (B, 1+K)
+    weights = (counts & (count > 0)).astype(jnp.float32)[:, None, :]  # (B, 1, 1+K)
+    labels = jnp.zeros((1, 1, targets.shape[1])).at[:, :, 0].set(1.0)
     u = gather(params.w_out, targets)  # (B, 1+K, D)
     dh, du = ns_grads(h, u, labels, weights)
-    dx = jnp.where(valid[:, :, None], -b.lr * dh[:, None, :], 0.0)  # every context word gets all of dL/dh
+    dx = jnp.where(valid[:, :, None], -b.lr * dh, 0.0)  # every context word gets all of dL/dh
     return Params(scatter_add(params.w_in, contexts, dx), scatter_add(params.w_out, targets, -b.lr * du))
 
 
@@ -202,7 +209,7 @@ def calls_for_chunk(
         centres[:n] = group.centres
         contexts = np.full((padded, group.contexts.shape[1]), -1, np.int32)
         contexts[:n] = group.contexts
-        negatives = sampler.sample(rng, (padded, settings.noise_draws))
+        negatives = sampler.sample(rng, (padded, settings.negative))
         at = done + np.minimum(np.arange(0, padded, b), n)  # position of each sub-batch in the chunk
         lr = learning_rate(settings.alpha, start + (end - start) * at / max(chunk.kept, 1))
         for c in range(padded // per_call):
@@ -212,7 +219,6 @@ def calls_for_chunk(
                 contexts[rows].reshape(s, b, -1),
                 negatives[rows].reshape(s, b, -1),
                 lr[c * s : (c + 1) * s],
-                np.full(s, settings.negative / settings.noise_draws, np.float32),
             )
         done += n
 

@@ -1,0 +1,218 @@
+"""Benchmark: minilm's word vectors against gensim, side by side in one run.
+
+    python bench/vectors.py ../corpora/wiki_en_2m.txt                    # skip-gram, the anchor's settings
+    python bench/vectors.py ../corpora/wiki_en_2m.txt --methods skipgram,cbow,fasttext,glove --repeats 3
+
+Corpora: ``python ../shared/anchors/prep_wikipedia_en.py ../shared/data/wikipedia_en/AA ../corpora``.
+Settings are those of ``../shared/anchors/gensim_sgns.py`` for every method: dim 100, window 5,
+negative 5, sample 1e-3, min_count 5, 5 epochs, lowercased whitespace tokens, gensim with 2 worker
+threads (``--workers``).  skip-gram runs the anchor script itself; CBOW is gensim's ``Word2Vec(sg=0)``
+and fastText gensim's ``FastText(sg=1)`` (3..6-grams, 2M buckets) with the same settings.  GloVe has
+no gensim counterpart: its quality is shown beside the others (window 10, x_max 100, 15 epochs).
+
+Each run is a separate process (so that peak memory is its own) that prints one JSON line; the
+implementations alternate within each repeat and the table gives medians.  Words/s counts the
+*effective* words (kept by subsampling) over the training time only, as gensim reports it.
+Evaluation: WordSim353 and SimLex-999 Spearman (OOV pairs skipped, their share shown) and Google's
+analogies restricted to the 30k most frequent words, with minilm's evaluation (equal to gensim's,
+tests/test_vectors_keyed.py) on both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ANCHOR = ROOT.parent / "shared" / "anchors" / "gensim_sgns.py"
+SETTINGS = dict(dim=100, window=5, negative=5, sample=1e-3, min_count=5, epochs=5)
+
+
+def read_corpus(paths: list[str]) -> list[list[str]]:
+    """The anchor's preprocessing: lowercased, whitespace-split, empty lines dropped."""
+    return [t for p in paths for line in open(p, encoding="utf-8") if (t := line.lower().split())]
+
+
+def evaluate(kv) -> dict:
+    from gensim.test.utils import datapath
+
+    out = {}
+    for key, name in (("wordsim353", "wordsim353.tsv"), ("simlex999", "simlex999.txt")):
+        _, rho, oov = kv.evaluate_word_pairs(datapath(name))
+        out |= {f"{key}_spearman": round(rho, 4), f"{key}_oov_pct": round(oov, 2)}
+    accuracy, _ = kv.evaluate_word_analogies(datapath("questions-words.txt"), restrict_vocab=30000)
+    return out | {"analogy_acc_restrict30k": round(accuracy, 4)}
+
+
+def worker_minilm(method: str, corpus: list[str]) -> dict:
+    from minilm.vectors.cli import Config, train_vectors
+
+    sentences = read_corpus(corpus)
+    glove = {"window": 10, "epochs": 15} if method == "glove" else {}
+    cfg = Config(method=method, **(SETTINGS | glove))  # type: ignore[arg-type]
+    kv, figures = train_vectors(cfg, sentences)
+    return {"impl": "minilm", **figures, **evaluate(kv)}
+
+
+def worker_gensim(method: str, corpus: list[str], workers: int) -> dict:
+    from gensim.models import FastText, Word2Vec
+
+    from minilm.vectors.keyed_vectors import KeyedVectors
+
+    sentences = read_corpus(corpus)
+    common = dict(
+        vector_size=100,
+        window=5,
+        negative=5,
+        hs=0,
+        sample=1e-3,
+        min_count=5,
+        epochs=5,
+        workers=workers,
+        seed=0,
+    )
+    model = (
+        FastText(sg=1, min_n=3, max_n=6, bucket=2_000_000, **common)
+        if method == "fasttext"
+        else Word2Vec(sg=0, **common)
+    )
+    t0 = time.perf_counter()
+    model.build_vocab(sentences)
+    vocab_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    trained, _ = model.train(sentences, total_examples=model.corpus_count, epochs=model.epochs)
+    seconds = time.perf_counter() - t0
+    kv = KeyedVectors(model.wv.index_to_key, model.wv.vectors)
+    return {
+        "impl": "gensim",
+        "vocab_size": len(kv),
+        "vocab_seconds": round(vocab_seconds, 3),
+        "effective_words": int(trained),
+        "train_seconds": round(seconds, 3),
+        "words_per_second": round(trained / seconds, 1),
+        **evaluate(kv),
+    }
+
+
+def worker_anchor(corpus: list[str], workers: int) -> dict:
+    """gensim_sgns.py itself (its own evaluation is gensim's, which ours equals)."""
+    out = subprocess.run(
+        [sys.executable, str(ANCHOR), *corpus, "--workers", str(workers)],
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    r = json.loads(out.strip().splitlines()[-1])
+    keys = ["wordsim353_spearman", "wordsim353_oov_pct", "simlex999_spearman", "simlex999_oov_pct"]
+    return {
+        "impl": "gensim (anchor)",
+        "vocab_size": r["vocab_size"],
+        "vocab_seconds": r["build_vocab_seconds"],
+        "effective_words": r["effective_words_trained"],
+        "train_seconds": r["train_seconds"],
+        "words_per_second": r["effective_words_per_sec"],
+        "analogy_acc_restrict30k": r["analogy_acc_restrict30k"],
+        **{k: r[k] for k in keys},
+    }
+
+
+def spawn(impl: str, method: str, corpus: list[str], workers: int) -> dict:
+    """Run one worker in a fresh process; returns its JSON result with its wall time and peak memory."""
+    cmd = [
+        sys.executable,
+        __file__,
+        *corpus,
+        "--worker",
+        impl,
+        "--methods",
+        method,
+        "--workers",
+        str(workers),
+    ]
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise RuntimeError(f"{impl} {method} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result | {"process_seconds": round(time.perf_counter() - t0, 1)}
+
+
+def median_row(rows: list[dict]) -> dict:
+    keys = [k for k, v in rows[0].items() if isinstance(v, (int, float))]
+    return {**rows[0], **{k: statistics.median(r[k] for r in rows) for k in keys}}
+
+
+def table(results: dict[str, dict[str, dict]]) -> str:
+    head = (
+        "| method | implementation | effective words/s | train s | vocab s | peak MB | WordSim353 ρ (OOV) "
+        "| SimLex-999 ρ (OOV) | analogy (30k) | words/s ratio |"
+    )
+    lines = [head, "|" + "---|" * 10]
+    for method, by_impl in results.items():
+        base = by_impl.get("gensim")
+        for impl, r in by_impl.items():
+            wps = r.get("words_per_second")
+            ratio = f"**{wps / base['words_per_second']:.2f}×**" if base and impl == "minilm" and wps else ""
+            lines.append(
+                f"| {method} | {r['impl']} | {f'{wps:,.0f}' if wps else '–'} | {r['train_seconds']:.1f} "
+                f"| {r['vocab_seconds']:.1f} "
+                f"| {r['peak_mb']:,.0f} | {r['wordsim353_spearman']:.3f} ({r['wordsim353_oov_pct']:.0f}%) "
+                f"| {r['simlex999_spearman']:.3f} ({r['simlex999_oov_pct']:.0f}%) "
+                f"| {100 * r['analogy_acc_restrict30k']:.1f}% | {ratio} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("corpus", nargs="+", help="text file(s), one sentence per line")
+    ap.add_argument("--methods", default="skipgram", help="comma-separated: skipgram,cbow,fasttext,glove")
+    ap.add_argument(
+        "--repeats", type=int, default=1, help="runs per implementation (the table shows medians)"
+    )
+    ap.add_argument("--workers", type=int, default=2, help="gensim worker threads")
+    ap.add_argument("--json", default="", help="also write all runs to this JSON file")
+    ap.add_argument("--worker", default="", help=argparse.SUPPRESS)  # internal: run one implementation
+    args = ap.parse_args()
+    methods = args.methods.split(",")
+    if args.worker:
+        if args.worker == "minilm":
+            result = worker_minilm(methods[0], args.corpus)
+        elif methods[0] == "skipgram":
+            result = worker_anchor(args.corpus, args.workers)
+        else:
+            result = worker_gensim(methods[0], args.corpus, args.workers)
+        peak = max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        )
+        print(json.dumps(result | {"peak_mb": round(peak / 1024, 1)}))
+        return
+    runs: dict[str, dict[str, list[dict]]] = {}
+    for method in methods:
+        impls = ["minilm"] if method == "glove" else ["gensim", "minilm"]
+        for repeat in range(args.repeats):
+            for impl in impls if repeat % 2 == 0 else impls[::-1]:
+                r = spawn(impl, method, args.corpus, args.workers)
+                runs.setdefault(method, {}).setdefault(impl, []).append(r)
+                print(f"# {method} {impl} run {repeat + 1}: {json.dumps(r)}", file=sys.stderr, flush=True)
+    results = {m: {impl: median_row(rs) for impl, rs in by.items()} for m, by in runs.items()}
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    print(
+        f"corpus: {', '.join(args.corpus)}; {machine}; medians of {args.repeats} run(s); "
+        f"gensim workers={args.workers}\n"
+    )
+    print(table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs, indent=1))
+
+
+if __name__ == "__main__":
+    main()
