@@ -52,7 +52,7 @@ class Config:
     epochs: int = opt(0, "passes over the corpus (0 = the method's default: 5, GloVe 15)")
     seed: int = opt(0, "seed for initialisation, subsampling, windows and noise words")
     negative: int = opt(5, "word2vec/fastText: noise words per context word")
-    noise_draws: int = opt(5, "skip-gram/fastText: noise words drawn per centre and shared by its contexts")
+    noise_draws: int = opt(5, "fastText: noise words drawn per centre and shared by its contexts")
     sample: float = opt(1e-3, "word2vec/fastText: subsampling threshold (0 = off)")
     alpha: float = opt(0.025, "word2vec/fastText: initial learning rate (decays linearly to alpha * 1e-4)")
     batch: int = opt(64, "centres (GloVe: co-occurrence entries x 16) per sparse SGD step")

@@ -147,9 +147,23 @@ def adagrad_step(p: GloVeParams, e: Entries, x_max: float, alpha: float, eta: fl
 
 @jax.jit
 def _cost(p: GloVeParams, e: Entries, x_max: float, alpha: float) -> jax.Array:
-    return glove_loss(
-        gather(p.w, e.rows), gather(p.w_ctx, e.cols), p.b[e.rows], p.b_ctx[e.cols], e.x, x_max, alpha
-    )
+    real = e.x > 0  # padding entries have x = 0
+    w, wc = gather(p.w, e.rows), gather(p.w_ctx, e.cols)
+    x = jnp.where(real, e.x, 1.0)
+    per_entry = jnp.where(real, 1.0, 0.0) * weighting(x, x_max, alpha)
+    diff = jnp.sum(w * wc, axis=-1) + gather(p.b, e.rows) + gather(p.b_ctx, e.cols) - jnp.log(x)
+    return jnp.sum(per_entry * diff**2)
+
+
+def mean_cost(p: GloVeParams, co: Cooccurrences, settings: GloVeSettings, chunk: int = 1 << 18) -> float:
+    """J / (number of entries), in chunks of ``chunk`` entries (memory stays small)."""
+    total = 0.0
+    for a in range(0, len(co.counts), chunk):
+        rows, cols, x = (np.zeros(chunk, np.int32), np.zeros(chunk, np.int32), np.zeros(chunk, np.float32))
+        n = min(chunk, len(co.counts) - a)
+        rows[:n], cols[:n], x[:n] = co.rows[a : a + n], co.cols[a : a + n], co.counts[a : a + n]
+        total += float(_cost(p, Entries(rows, cols, x), settings.x_max, settings.alpha))
+    return total / max(len(co.counts), 1)
 
 
 def _train_call(p: GloVeParams, batches: Entries, x_max: float, alpha: float, eta: float) -> GloVeParams:
@@ -182,7 +196,6 @@ def train(
     padded = -(-n // per_call) * per_call
     shape = (-1, settings.steps_per_call, settings.batch)
     t0 = time.perf_counter()
-    cost = float("nan")
     for epoch in range(settings.epochs):
         order = rng.permutation(n)
         rows, cols, x = (np.zeros(padded, np.int32), np.zeros(padded, np.int32), np.zeros(padded, np.float32))
@@ -192,12 +205,8 @@ def train(
             params = train_call(
                 params, Entries(rows[c], cols[c], x[c]), settings.x_max, settings.alpha, settings.eta
             )
-        if log or epoch == settings.epochs - 1:
-            everything = Entries(
-                jnp.asarray(co.rows), jnp.asarray(co.cols), jnp.asarray(co.counts, jnp.float32)
-            )
-            cost = float(_cost(params, everything, settings.x_max, settings.alpha)) / n
-            if log:
-                log(f"epoch {epoch + 1}/{settings.epochs}: cost {cost:.4f}")
-    vectors = np.asarray(params.w + params.w_ctx)
-    return vectors, GloVeStats(n, t_count, time.perf_counter() - t0, cost)
+        if log:
+            log(f"epoch {epoch + 1}/{settings.epochs}: cost {mean_cost(params, co, settings):.4f}")
+    seconds = time.perf_counter() - t0
+    stats = GloVeStats(n, t_count, seconds, mean_cost(params, co, settings))
+    return np.asarray(params.w + params.w_ctx), stats
