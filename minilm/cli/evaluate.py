@@ -11,7 +11,7 @@ import argparse
 import importlib
 
 # modules that contribute evaluate.py commands
-MODULES: list[str] = ["minilm.metrics.cli", "minilm.elmo_cli", "minilm.vectors.cli"]
+MODULES: list[str] = ["minilm.metrics.cli", "minilm.elmo_cli", "minilm.vectors.cli", "minilm.models.cli_eval"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,241 @@
+"""``evaluate.py perplexity | embed | similarity``: evaluate a Transformer from a folder.
+
+``--model`` is a folder written by minilm (``config.json`` = ``{"model": ..., "architecture": "gpt"|"bert"}``
+and ``model.safetensors``, ``tokenizer.json`` beside them or one folder up; a default run's ``lm/``), a
+Hugging Face GPT-2/BERT folder, or ``hf:<repo_id>``.  Text is tokenised with the model's own tokenizer.
+
+- ``perplexity``: ``exp(NLL / tokens)`` of a causal LM.  Without ``--per-line`` the file is one token
+  stream scored in non-overlapping windows of the context length; with it every line is one sequence
+  (truncated to the context length).  As in ``transformers``, the first token of each window/sequence
+  has no context and is not scored.  minilm models see text as trained: each line followed by
+  ``<eos>`` (and, per line, preceded by one); a Hugging Face model reads the file's text as is.
+- ``embed``: sentence embeddings (mean of the last hidden states over real tokens, L2-normalised;
+  Reimers & Gurevych 2019) of each input line, saved as a (N, D) float32 ``.npy``.
+- ``similarity``: cosine similarity of the two sentences of each STS pair against the gold scores,
+  Spearman and Pearson correlation x 100 (the STS benchmark convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from tokenizers import Tokenizer
+
+from minilm.data.formats import read_lines, read_text
+from minilm.data.registry import load_dataset
+from minilm.data.tokenizer import EOS, encode_stream, load_tokenizer
+from minilm.errors import UserError
+from minilm.fileio import atomic_write_bytes
+from minilm.metrics.similarity import pearson, spearman
+from minilm.models.hf import load_hf, sentence_embeddings
+from minilm.models.transformer import BERT, GPT, Transformer, TransformerConfig
+from minilm.train import checkpoint
+
+
+class LoadedModel(NamedTuple):
+    model: GPT | BERT | Transformer
+    tokenizer: Tokenizer
+    origin: str  # "minilm" or "hf"
+
+
+def load_model(path: str) -> LoadedModel:
+    """A minilm model folder (or a run folder holding ``lm/``), a Hugging Face folder, or ``hf:<id>``."""
+    if path.startswith("hf:"):
+        return _from_hf(path)
+    for folder in (Path(path), Path(path) / "lm"):
+        config_path = folder / "config.json"
+        if not config_path.is_file():
+            continue
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise UserError(f"{config_path}: not valid JSON ({e})") from None
+        if "model_type" in config:
+            return _from_hf(str(folder))
+        if config.get("architecture") in ("gpt", "bert"):
+            return _from_minilm(folder, config)
+        if folder == Path(path) and (Path(path) / "lm" / "config.json").is_file():
+            continue  # a fine-tuned classifier run: its language model is in lm/
+        raise UserError(f"{config_path}: architecture {config.get('architecture')!r} is not a language model")
+    raise UserError(f"--model={path}: no config.json in it or in {Path(path) / 'lm'}")
+
+
+def _from_hf(path: str) -> LoadedModel:
+    ckpt = load_hf(path)
+    if ckpt.tokenizer is None:
+        raise UserError(f"--model={path}: the folder has no tokenizer.json")
+    return LoadedModel(ckpt.model, ckpt.tokenizer, "hf")
+
+
+def _from_minilm(folder: Path, config: dict) -> LoadedModel:
+    model_cfg = TransformerConfig.from_dict(config["model"], str(folder / "config.json"))
+    model = (GPT if config["architecture"] == "gpt" else BERT)(model_cfg, rngs=nnx.Rngs(0))
+    arrays, _ = checkpoint.load_arrays(folder / "model.safetensors")
+    params = checkpoint.unflatten(nnx.state(model, nnx.Param), arrays, "", str(folder / "model.safetensors"))
+    nnx.update(model, params)
+    candidates = [folder / "tokenizer.json", folder.parent / "tokenizer.json"]
+    tokenizer = load_tokenizer(next((p for p in candidates if p.is_file()), candidates[0]))
+    if tokenizer.get_vocab_size() != model_cfg.vocab_size:
+        raise UserError(
+            f"{folder}: the tokenizer has {tokenizer.get_vocab_size()} tokens, "
+            f"the model vocab_size={model_cfg.vocab_size}"
+        )
+    return LoadedModel(model, tokenizer, "minilm")
+
+
+# ------------------------------------------------------------------------------------------ perplexity
+
+
+@nnx.jit
+def _nll(model: GPT, tokens: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Summed -log p(x_t | x_<t) over real positions t >= 1 of each row, and how many were scored."""
+    logits = model(tokens, attention_mask=mask)[:, :-1]  # (B, T-1, V): predictions of tokens 1..T-1
+    log_p = jax.nn.log_softmax(logits, axis=-1)
+    nll = -jnp.take_along_axis(log_p, tokens[:, 1:, None], axis=-1)[..., 0]  # (B, T-1)
+    scored = mask[:, 1:] & mask[:, :-1]
+    return jnp.where(scored, nll, 0.0).sum(), scored.sum()
+
+
+def score_sequences(model: GPT, sequences: list[list[int]], batch_size: int = 8) -> tuple[float, int]:
+    """Total NLL (nats) and scored-token count of ``sequences`` (each at most the context length)."""
+    width = max(len(s) for s in sequences)
+    total, count = 0.0, 0
+    for start in range(0, len(sequences), batch_size):
+        tokens = np.zeros((batch_size, width), np.int32)  # fixed shape: one compilation
+        mask = np.zeros((batch_size, width), bool)
+        for row, seq in enumerate(sequences[start : start + batch_size]):
+            tokens[row, : len(seq)] = seq
+            mask[row, : len(seq)] = True
+        nll, n = _nll(model, jnp.asarray(tokens), jnp.asarray(mask))
+        total += float(nll)
+        count += int(n)
+    return total, count
+
+
+def perplexity_sequences(loaded: LoadedModel, path: Path, per_line: bool) -> list[list[int]]:
+    """The token sequences to score (see the module docstring)."""
+    tok, context = loaded.tokenizer, loaded.model.cfg.max_len
+    ours = loaded.origin == "minilm"
+    if per_line:
+        lines = [line for line in read_lines(path) if line.strip()]
+        encoded = [e.ids for e in tok.encode_batch(lines)] if lines else []
+        seqs = [([EOS, *ids, EOS] if ours else ids)[:context] for ids in encoded]
+    else:
+        stream = encode_stream(tok, read_lines(path)) if ours else np.asarray(tok.encode(read_text(path)).ids)
+        seqs = [stream[i : i + context].tolist() for i in range(0, len(stream), context)]
+    seqs = [s for s in seqs if len(s) >= 2]
+    if not seqs:
+        raise UserError(f"{path}: no text to score (need at least 2 tokens in a window or line)")
+    return seqs
+
+
+def run_perplexity(args: argparse.Namespace) -> int:
+    loaded = load_model(args.model)
+    if not isinstance(loaded.model, GPT):
+        raise UserError(
+            f"--model={args.model} is a masked LM (BERT): perplexity needs a causal LM; "
+            "train.py lm --arch=bert reports pseudo-perplexity for BERT models"
+        )
+    seqs = perplexity_sequences(loaded, Path(args.data), args.per_line)
+    nll, tokens = score_sequences(loaded.model, seqs, args.batch_size)
+    result = {"perplexity": math.exp(nll / tokens), "nll_per_token": nll / tokens, "tokens": tokens}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"perplexity {result['perplexity']:.4f}  "
+            f"(NLL {result['nll_per_token']:.4f} nats/token, {tokens:,} tokens)"
+        )
+    return 0
+
+
+# ------------------------------------------------------------------------------------ embed, similarity
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    loaded = load_model(args.model)
+    lines = read_lines(Path(args.input))
+    if not lines:
+        raise UserError(f"{args.input}: empty file: no sentences to embed")
+    emb = sentence_embeddings(loaded.model, loaded.tokenizer, lines, max_length=args.max_length)
+    buffer = io.BytesIO()
+    np.save(buffer, emb.astype(np.float32), allow_pickle=False)
+    atomic_write_bytes(Path(args.out), buffer.getvalue())
+    result = {"sentences": len(lines), "dim": int(emb.shape[1]), "out": str(args.out)}
+    print(
+        json.dumps(result)
+        if args.json
+        else f"wrote {len(lines)} embeddings of size {emb.shape[1]} to {args.out}"
+    )
+    return 0
+
+
+def run_similarity(args: argparse.Namespace) -> int:
+    loaded = load_model(args.model)
+    dataset = load_dataset(args.data, args.data_dir)
+    if dataset.task != "similarity":
+        raise UserError(
+            f"--data={args.data} is a {dataset.task} dataset; similarity needs sentence pairs with scores"
+        )
+    pairs = dataset.split(args.split)
+    left = sentence_embeddings(
+        loaded.model, loaded.tokenizer, [p["sentence1"] for p in pairs], max_length=args.max_length
+    )
+    right = sentence_embeddings(
+        loaded.model, loaded.tokenizer, [p["sentence2"] for p in pairs], max_length=args.max_length
+    )
+    cosine = (left * right).sum(axis=1)  # both L2-normalised
+    gold = [p["score"] for p in pairs]
+    result = {
+        "spearman": 100 * spearman(cosine, gold),
+        "pearson": 100 * pearson(cosine, gold),
+        "pairs": len(pairs),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{args.data} {args.split}: Spearman {result['spearman']:.2f}  "
+            f"Pearson {result['pearson']:.2f}  ({len(pairs)} pairs)"
+        )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    def command(name: str, help: str, run) -> argparse.ArgumentParser:
+        parser = subparsers.add_parser(name, help=help, description=help)
+        parser.add_argument(
+            "--model", required=True, help="minilm model/run folder, Hugging Face folder, or hf:<repo_id>"
+        )
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.set_defaults(run=run)
+        return parser
+
+    p = command("perplexity", "perplexity of a causal LM (ours or GPT-2) on a text file", run_perplexity)
+    p.add_argument("--data", required=True, help="UTF-8 text file")
+    p.add_argument("--per-line", action="store_true", help="score each line as its own sequence")
+    p.add_argument("--batch-size", type=int, default=8, help="windows/lines per forward pass (default 8)")
+    p = command("embed", "sentence embeddings (mean pooling, L2-normalised) of each line, as .npy", run_embed)
+    p.add_argument("--input", required=True, help="UTF-8 text file, one sentence per line")
+    p.add_argument("--out", required=True, help="output .npy file, (sentences, dim) float32")
+    p.add_argument("--max-length", type=int, default=256, help="truncate to this many tokens (default 256)")
+    p = command(
+        "similarity", "STS: Spearman/Pearson x 100 of embedding cosine vs gold scores", run_similarity
+    )
+    p.add_argument(
+        "--data", default="stsbenchmark", help="a similarity dataset name or file (default stsbenchmark)"
+    )
+    p.add_argument("--split", default="test", choices=("dev", "test"), help="split to score (default test)")
+    p.add_argument(
+        "--data-dir", default=None, help="folder holding the dataset folders (default $MINILM_DATA)"
+    )
+    p.add_argument("--max-length", type=int, default=256, help="truncate to this many tokens (default 256)")
