@@ -1,10 +1,8 @@
 """``python evaluate.py`` metric commands, run as subprocesses: --json keys, tables, and bad input.
 
-Every command runs once through the real ``python evaluate.py`` (which also imports the other
-modules registered there, some of them slow to import).  The remaining invocations run the same entry
-point -- ``run_cli(minilm.cli.evaluate.main)``, what evaluate.py does -- in a subprocess with only the
-metrics commands registered, so that their cost does not depend on other modules.  All invocations
-start together in a module-scoped fixture, and the tests then inspect their results.
+Every invocation runs the real ``python evaluate.py`` (which imports only the module of the command
+asked for).  All of them start together in a module-scoped fixture, and the tests then inspect their
+results.
 """
 
 from __future__ import annotations
@@ -20,10 +18,6 @@ import pytest
 import sacrebleu
 
 ROOT = Path(__file__).resolve().parents[1]
-METRICS_ONLY = (
-    "import minilm.cli.evaluate as e; from minilm.errors import run_cli; "
-    "e.MODULES[:] = ['minilm.metrics.cli']; run_cli(e.main)"
-)
 
 FILES = {
     "hyp.txt": "The cat sat on the mat.\nA dog, barking loudly!\nHello world\n",
@@ -58,7 +52,7 @@ FILES = {
 }  # fmt: skip
 FILES_BYTES = {"latin1.txt": "caf\xe9\n".encode("latin-1")}
 
-# name -> (arguments, stdin); the *_json cases and ssa_label run through the real evaluate.py
+# name -> (arguments, stdin); every case runs through the real evaluate.py
 OK = {
     "bleu_json": ("bleu --hyp hyp.txt --ref ref.txt --ref ref2.txt --json", None),
     "bleu_text": ("bleu --hyp hyp.txt --ref ref.txt --smooth floor --lowercase", None),
@@ -73,7 +67,7 @@ OK = {
     "corr_const": ("correlation --x x.txt --y const.txt --json", None),
     "ssa_label": ("ssa-label --input responses.jsonl --output new_labels.jsonl", "y\ny\nn\n"),
 }
-# name -> (arguments, words the one-line error must contain); the first also through evaluate.py
+# name -> (arguments, words the one-line error must contain)
 BAD = {
     "line_counts": ("bleu --hyp hyp.txt --ref short.txt", ["hyp.txt has 3 lines", "short.txt has 1"]),
     "missing": ("bleu --hyp nope.txt --ref ref.txt", ["nope.txt", "no such file"]),
@@ -104,21 +98,15 @@ def runs(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     for name, data in FILES_BYTES.items():
         (work / name).write_bytes(data)
 
-    def run(item: tuple[str, tuple[str, str | None, bool]]) -> tuple[str, subprocess.CompletedProcess]:
-        name, (args, stdin, real) = item
-        entry = [str(ROOT / "evaluate.py")] if real else ["-c", METRICS_ONLY]
+    def run(item: tuple[str, tuple[str, str | None]]) -> tuple[str, subprocess.CompletedProcess]:
+        name, (args, stdin) = item
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         return name, subprocess.run(
-            [sys.executable, *entry, *args.split()], cwd=work, env=env, input=stdin,
+            [sys.executable, str(ROOT / "evaluate.py"), *args.split()], cwd=work, env=env, input=stdin,
             capture_output=True, text=True, timeout=300,
         )  # fmt: skip
 
-    cases = {
-        name: (args, stdin, name.endswith("_json") or name == "ssa_label")
-        for name, (args, stdin) in OK.items()
-    }
-    cases.update({name: (args, None, False) for name, (args, _) in BAD.items()})
-    cases.update({f"{name}_real": (BAD[name][0], None, True) for name in list(BAD)[:1]})
+    cases = {**OK, **{name: (args, None) for name, (args, _) in BAD.items()}}
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = dict(pool.map(run, cases.items()))
     results["_dir"] = work
@@ -201,12 +189,12 @@ def test_correlation(runs):
     assert ok_json(runs, "corr_const") == {"pearson": None, "spearman": None}  # constant input: undefined
 
 
-@pytest.mark.parametrize("name", [*BAD, *(f"{name}_real" for name in list(BAD)[:1])])
+@pytest.mark.parametrize("name", list(BAD))
 def test_bad_input_is_one_line_exit_2(runs, name):
     result = runs[name]
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr and result.stdout == ""
     lines = result.stderr.strip().split("\n")
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for word in BAD[name.removesuffix("_real")][1]:
+    for word in BAD[name][1]:
         assert word in lines[0]
