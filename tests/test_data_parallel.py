@@ -1,5 +1,5 @@
-"""Data-parallel training over 4 (simulated CPU) devices equals single-device training on the same
-global batch: the loss curve and the final parameters agree to 1e-5.
+"""Data-parallel training over 4 (simulated CPU) devices -- parameters replicated, or FSDP-sharded --
+equals single-device training on the same global batch: loss curves and final parameters agree to 1e-5.
 
 XLA's device count is fixed when JAX starts, so the comparison runs in a fresh process with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=4``.
@@ -23,8 +23,8 @@ SCRIPT = textwrap.dedent(
 
     class Net(nnx.Module):
         def __init__(self, rngs):
-            self.a = nnx.Linear(6, 16, rngs=rngs)
-            self.b = nnx.Linear(16, 3, rngs=rngs)
+            self.a = nnx.Linear(6, 4096, rngs=rngs)  # 24,576 weights: FSDP shards this one
+            self.b = nnx.Linear(4096, 3, rngs=rngs)
             self.drop = nnx.Dropout(0.1)
 
         def __call__(self, x, rngs=None):
@@ -42,15 +42,17 @@ SCRIPT = textwrap.dedent(
             return {"x": x, "y": (x[:, 0] > 0).astype(np.int32) + (x[:, 1] > 1).astype(np.int32)}
 
     out = {"devices": jax.device_count()}
-    for n in (1, 4):
+    for name, n, fsdp in (("one", 1, False), ("dp", 4, False), ("fsdp", 4, True)):
         model = Net(nnx.Rngs(0))
-        cfg = TrainConfig(steps=12, batch_size=16, lr=1e-2, warmup_steps=2, log_every=1, eval_every=0,
-                          ckpt_every=0, progress=False, devices=n)
+        cfg = TrainConfig(steps=12, batch_size=16, lr=1e-3, warmup_steps=2, log_every=1, eval_every=0,
+                          ckpt_every=0, progress=False, devices=n, fsdp=fsdp)
         run = tempfile.mkdtemp()
         fit(model, loss_fn, Batches(), cfg, run)
         lines = [json.loads(l) for l in open(run + "/metrics.jsonl")]
         params = checkpoint.flatten(nnx.state(model, nnx.Param))
-        out[n] = {"loss": [r["loss"] for r in lines], "params": {k: v.tolist() for k, v in params.items()}}
+        kernel = nnx.state(model, nnx.Param)["a"]["kernel"][...]
+        out[name] = {"loss": [r["loss"] for r in lines], "params": {k: v.tolist() for k, v in params.items()},
+                     "sharded": not kernel.sharding.is_fully_replicated}
     print(json.dumps(out))
     """
 )
@@ -64,14 +66,15 @@ def test_four_devices_match_one_device():
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["devices"] == 4
-    one, four = out["1"], out["4"]
-    assert len(one["loss"]) == 12
-    for a, b in zip(one["loss"], four["loss"], strict=True):
-        assert abs(a - b) <= 1e-5 * max(1.0, abs(a))
-    for name, value in one["params"].items():
-        diff = max(abs(x - y) for x, y in zip(_flat(value), _flat(four["params"][name]), strict=True))
-        assert diff <= 1e-5, (name, diff)
-    assert one["loss"][-1] < one["loss"][0]  # it trained
+    assert not out["dp"]["sharded"] and out["fsdp"]["sharded"]  # FSDP really split the big kernel
+    one = out["one"]
+    assert len(one["loss"]) == 12 and one["loss"][-1] < one["loss"][0]  # it trained
+    for four in (out["dp"], out["fsdp"]):
+        for a, b in zip(one["loss"], four["loss"], strict=True):
+            assert abs(a - b) <= 1e-5 * max(1.0, abs(a))
+        for name, value in one["params"].items():
+            diff = max(abs(x - y) for x, y in zip(_flat(value), _flat(four["params"][name]), strict=True))
+            assert diff <= 1e-5, (name, diff)
 
 
 def _flat(x):

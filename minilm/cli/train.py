@@ -36,9 +36,9 @@ def main(argv: list[str]) -> int | None:
             raise UserError(f"unknown command {name!r}; allowed: {', '.join(COMMANDS)}")
     if os.environ.get("JAX_COORDINATOR_ADDRESS"):
         # multi-host data parallelism: every host runs the same command; JAX forms one device mesh
-        import jax
+        from minilm.train.parallel import initialize_distributed
 
-        jax.distributed.initialize()
+        initialize_distributed()
     module = importlib.import_module(COMMANDS[name][0])
     description = (module.__doc__ or "").strip().split("\n\n")[0]
     if name == "pipeline":

@@ -15,12 +15,11 @@ One optimizer step is one pure function compiled once with ``jax.jit``::
     graphdef, trainable, frozen = nnx.split(model, trainable_filter, ...)
     step(trainable, frozen, opt_state, batch, step) -> (trainable', opt_state', loss, aux, grad_norm)
 
-Data parallelism (``jax.sharding``): with several devices, the batch is split along a ``data`` mesh
-axis and the parameters and optimizer state are replicated; ``jit`` then compiles one SPMD program
-in which XLA all-reduces the gradients, so the numbers equal single-device training on the same
-global batch.  On several hosts (``jax.distributed``, joined by ``train.py`` when
-``JAX_COORDINATOR_ADDRESS`` is set) every process builds the same global batch -- batches are
-deterministic -- and contributes the rows of its own devices.
+Data parallelism (:mod:`minilm.train.parallel`, ``jax.sharding``): with several devices the batch
+is split along a ``data`` mesh axis and the parameters and optimizer state are replicated (or, with
+``fsdp``, sharded); ``jit`` compiles one SPMD program in which XLA all-reduces the gradients, so the
+numbers equal single-device training on the same global batch.  ``train.py`` joins a multi-host job
+(``jax.distributed``) when ``JAX_COORDINATOR_ADDRESS`` is set.
 
 Gradient accumulation runs inside it (``lax.scan`` over micro-batches, mean of their gradients).
 Dropout keys are ``fold_in(key(seed), step)``: the same seed gives the same numbers, and a resumed
@@ -47,7 +46,7 @@ from tqdm.auto import tqdm
 
 from minilm.config import opt
 from minilm.errors import UserError
-from minilm.train import checkpoint
+from minilm.train import checkpoint, parallel
 from minilm.train.optim import SCHEDULES, global_norm, learning_rate_schedule, make_optimizer
 from minilm.train.runlog import MetricsLog, plot_losses
 
@@ -73,7 +72,8 @@ class TrainConfig:
     patience: int = opt(0, "early stopping: evaluations without improvement before stopping (0 = off)")
     seed: int = opt(0, "seed for initialisation, data order and dropout")
     progress: bool = opt(True, "show a progress bar")
-    devices: int = opt(0, "data-parallel over this many local devices (0 = all; batch_size must divide)")
+    devices: int = opt(0, "data-parallel over this many devices (0 = all; batch_size must divide)")
+    fsdp: bool = opt(False, "also shard large parameters and their optimizer state over the devices")
 
 
 class Batches(Protocol):
@@ -100,29 +100,21 @@ def _check_config(cfg: TrainConfig) -> None:
         )
 
 
-class DataParallel:
-    """Place replicated state and data-sharded batches on a 1-D ``Mesh`` over ``n`` devices."""
+def _placement(cfg: TrainConfig):
+    """``(place_state, place_batch)`` for ``cfg.devices`` devices (see :mod:`minilm.train.parallel`)."""
+    available = jax.devices()
+    if cfg.devices > len(available):
+        raise UserError(f"--devices={cfg.devices}, but only {len(available)} are available")
+    mesh = parallel.data_mesh(available[: cfg.devices] if cfg.devices else available)
+    if cfg.batch_size % mesh.size:
+        raise UserError(f"--batch_size={cfg.batch_size} must be a multiple of the {mesh.size} devices")
 
-    def __init__(self, n: int, batch_size: int):
-        available = jax.devices()
-        if n > len(available):
-            raise UserError(f"--devices={n}, but only {len(available)} are available")
-        devices = available[:n] if n else available
-        if batch_size % len(devices):
-            raise UserError(f"--batch_size={batch_size} must be a multiple of the {len(devices)} devices")
-        mesh = jax.sharding.Mesh(np.array(devices), ("data",))
-        self.replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-        self.sharded = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+    def place_state(tree):
+        if cfg.fsdp:
+            return jax.device_put(tree, parallel.fsdp_sharding(tree, mesh))
+        return parallel.replicate(tree, mesh)
 
-    def replicate(self, tree):
-        return jax.device_put(tree, self.replicated)
-
-    def shard_batch(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
-        """Rows split over the devices; each process supplies the rows of its own devices."""
-        return {
-            k: jax.make_array_from_callback(v.shape, self.sharded, lambda index, v=v: v[index])
-            for k, v in batch.items()
-        }
+    return place_state, lambda batch: parallel.shard_batch(batch, mesh)
 
 
 def make_train_step(graphdef, loss_fn: LossFn, tx: optax.GradientTransformation, cfg: TrainConfig):
@@ -198,7 +190,7 @@ def fit(
         schedule, weight_decay=cfg.weight_decay, b1=cfg.beta1, b2=cfg.beta2, clip_norm=cfg.clip_norm
     )
     opt_state = tx.init(params)
-    placement = DataParallel(cfg.devices, cfg.batch_size)
+    place_state, place_batch = _placement(cfg)
     start, best, bad_evals, stopped = 0, math.inf, 0, False
     window: list[float] = []
     # a copy: `params` buffers are donated to the step function
@@ -239,14 +231,14 @@ def fit(
         log.write({"phase": phase, "step": step, **result})
         return result
 
-    params, frozen, opt_state = placement.replicate((params, frozen, opt_state))
+    params, frozen, opt_state = place_state((params, frozen, opt_state))
     step_fn = make_train_step(graphdef, loss_fn, tx, cfg)
     last_eval: dict[str, float] = {}
     bar = tqdm(total=cfg.steps, initial=start, desc=phase, disable=not cfg.progress, dynamic_ncols=True)
     t0 = time.perf_counter()
     step = start
     while step < cfg.steps and not stopped:
-        batch = placement.shard_batch(batches.batch(step))
+        batch = place_batch(batches.batch(step))
         params, opt_state, loss, aux, grad_norm = step_fn(params, frozen, opt_state, batch, step)
         loss_value = float(loss)
         if not (math.isfinite(loss_value) and math.isfinite(float(grad_norm))):
