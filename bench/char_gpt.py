@@ -200,8 +200,8 @@ def main() -> None:
     summary = {
         "iters": args.iters,
         "repeats": args.repeats,
+        "threads": args.threads,
         "jax": jax.__version__,
-        "backend": jax.default_backend(),
     }
     summary["ours"] = {k: median("ours", k) for k in (*keys, "compile_seconds")}
     rows = [("train seconds", "train_seconds"), ("ms / iteration (median)", "ms_per_iter_median"),

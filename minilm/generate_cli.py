@@ -6,14 +6,14 @@
     python train.py generate --model=runs/NAME --prompts_file=prompts.txt --strategy=beam --num_beams=4 --json
 
 ``--model`` is a run folder of ``train.py lm --arch=gpt`` or of the default run (whose LM is in ``lm/``),
-or such an ``lm/`` folder: ``config.json`` (``{"model": ..., "architecture": "gpt"}``) and
-``model.safetensors``, with ``tokenizer.json`` beside them or in the run folder.
+such an ``lm/`` folder, a Hugging Face GPT-2 folder or ``hf:<repo_id>``
+(:func:`minilm.models.cli_eval.load_model`); the model's own ``tokenizer.json`` encodes and decodes.
 
-Every prompt starts with ``<eos>``: in training each line follows an ``<eos>``, so this is where a line
-begins (and an empty prompt samples a line from scratch).  Decoding is
-:func:`minilm.models.generate.generate` (jit-compiled, KV cache, prompts left-padded to one batch);
-a row ends at a ``--stop`` token (by default ``<eos>``, the end of a line) or after ``--max_new_tokens``.
-Sampling is deterministic for a given ``--seed``.
+Every prompt starts with the end-of-text token (``<eos>``; GPT-2's ``<|endoftext|>``): in training each
+line follows one, so this is where a line begins (and an empty prompt samples a line from scratch).
+Decoding is :func:`minilm.models.generate.generate` (jit-compiled, KV cache, prompts left-padded to one
+batch); a row ends at the end-of-text token (unless ``--stop_at_eos=false``), at a ``--stop`` token, or
+after ``--max_new_tokens``.  Sampling is deterministic for a given ``--seed``.
 """
 
 from __future__ import annotations
@@ -23,16 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jax
-from flax import nnx
 from tokenizers import Tokenizer
 
 from minilm.config import opt
 from minilm.data.formats import read_lines
-from minilm.data.tokenizer import EOS, PAD, load_tokenizer
+from minilm.data.tokenizer import PAD
 from minilm.errors import UserError
+from minilm.models.cli_eval import load_model
 from minilm.models.generate import GenerationConfig, generate
-from minilm.models.transformer import GPT, TransformerConfig
-from minilm.train import checkpoint
+from minilm.models.transformer import GPT
 
 STRATEGIES = ("greedy", "sample", "beam")
 
@@ -55,49 +54,30 @@ class Config:
     )
     num_beams: int = opt(4, "beam: beams kept per prompt")
     length_penalty: float = opt(1.0, "beam: a finished beam scores sum log p / length ** length_penalty")
-    stop: tuple[str, ...] = opt(("<eos>",), "tokens that end a row, comma-separated (--stop= for none)")
+    stop_at_eos: bool = opt(True, "end a row at the end-of-text token (<eos>; GPT-2: <|endoftext|>)")
+    stop: tuple[str, ...] = opt((), "more tokens that end a row, comma-separated (as in tokenizer.json)")
     seed: int = opt(0, "sample: random seed")
     json: bool = opt(False, "print one JSON object (prompts, texts, token ids, scores) instead of the texts")
 
 
-def _model_folder(path: Path) -> Path:
-    """The folder with the LM's config.json: ``path/lm`` (a default run) or ``path`` itself."""
-    for folder in (path / "lm", path):
-        if (folder / "config.json").is_file():
-            return folder
-    raise UserError(f"--model={path}: no config.json in it or in {path / 'lm'} (expected a run folder)")
+END_OF_TEXT = ("<eos>", "<|endoftext|>")  # minilm's tokenizers, GPT-2's
 
 
-def load_lm(path: str | Path) -> tuple[GPT, Tokenizer]:
-    """The GPT saved by ``train.py lm`` / the default run at ``path``, and its tokenizer."""
-    path = Path(path)
-    folder = _model_folder(path)
-    config_path = folder / "config.json"
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-        arch, model_dict = config["architecture"], config["model"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
-        raise UserError(f"{config_path}: not a minilm model config ({type(e).__name__}: {e})") from None
-    if arch != "gpt":
-        raise UserError(f"{config_path}: the model is a {arch!r}; generation needs a GPT (a causal LM)")
-    model = GPT(TransformerConfig.from_dict(model_dict, str(config_path)), rngs=nnx.Rngs(0))
-    weights = folder / "model.safetensors"
-    arrays, _ = checkpoint.load_arrays(weights)
-    nnx.update(model, checkpoint.unflatten(nnx.state(model, nnx.Param), arrays, "", str(weights)))
-    candidates = [folder / "tokenizer.json", folder.parent / "tokenizer.json"]
-    tok_path = next((p for p in candidates if p.is_file()), candidates[0])
-    tokenizer = load_tokenizer(tok_path)
-    if tokenizer.get_vocab_size() != model.cfg.vocab_size:
+def load_lm(path: str) -> tuple[GPT, Tokenizer, int | None]:
+    """The GPT at ``path`` (see :func:`minilm.models.cli_eval.load_model`), its tokenizer and its
+    end-of-text token id (None if the vocabulary has none)."""
+    loaded = load_model(path)
+    if not isinstance(loaded.model, GPT):
         raise UserError(
-            f"{tok_path} has {tokenizer.get_vocab_size()} tokens but the model in {folder} has "
-            f"vocab_size={model.cfg.vocab_size}: they do not belong together"
+            f"--model={path} is a {type(loaded.model).__name__}, not a causal LM: generation needs a GPT"
         )
-    return model, tokenizer
+    ids = (loaded.tokenizer.token_to_id(t) for t in END_OF_TEXT)
+    return loaded.model, loaded.tokenizer, next((i for i in ids if i is not None), None)
 
 
-def generation_config(cfg: Config, tokenizer: Tokenizer) -> GenerationConfig:
+def generation_config(cfg: Config, tokenizer: Tokenizer, end_of_text: int | None) -> GenerationConfig:
     """The flags as a :class:`GenerationConfig`; stop tokens must be tokens of the vocabulary."""
-    stops = []
+    stops = [end_of_text] if cfg.stop_at_eos and end_of_text is not None else []
     for token in cfg.stop:
         token_id = tokenizer.token_to_id(token)
         if token_id is None:
@@ -137,9 +117,10 @@ def run(cfg: Config) -> int:
     if not cfg.model:
         raise UserError("--model is required: the run folder of a trained GPT")
     prompts = _prompts(cfg)
-    model, tokenizer = load_lm(cfg.model)
-    gen_cfg = generation_config(cfg, tokenizer)
-    ids = [[EOS, *e.ids] for e in tokenizer.encode_batch(prompts)]
+    model, tokenizer, end_of_text = load_lm(cfg.model)
+    gen_cfg = generation_config(cfg, tokenizer, end_of_text)
+    start = [] if end_of_text is None else [end_of_text]
+    ids = [[*start, *e.ids] for e in tokenizer.encode_batch(prompts)]
     out = generate(model, ids, gen_cfg, key=jax.random.key(cfg.seed))
     continuations = [list(row[:n]) for row, n in zip(out.tokens.tolist(), out.lengths.tolist(), strict=True)]
     texts = [tokenizer.decode(c) for c in continuations]  # special tokens (<eos>) are left out

@@ -79,7 +79,7 @@ def test_gpt_run_folder_and_perplexity(gpt_run, corpus):
     assert [r["step"] for r in records if "eval_loss" in r and r["phase"] == "pretrain"] == [3, 6]
     (test,) = [r for r in records if r["phase"] == "test"]
     # the reported perplexity is the reloaded model's, recomputed here with a plain loop over windows
-    model, tokenizer = load_lm(gpt_run)
+    model, tokenizer, _ = load_lm(str(gpt_run))
     lines = corpus.read_text().splitlines()
     held = lines[-(len(lines) // 20) :]  # a text file: its last 5% of lines is held out
     stream = np.array([t for line in held for t in [*tokenizer.encode(line).ids, EOS]])
@@ -119,14 +119,14 @@ def test_killed_run_resumes_to_identical_model(gpt_run, corpus, tmp_path, monkey
 
 
 def generate_json(capsys, run: Path, *flags: str) -> list[dict]:
-    code, out, err = cli(["generate", f"--model={run}", "--json", "--stop=", *flags], capsys)
+    code, out, err = cli(["generate", f"--model={run}", "--json", "--stop_at_eos=false", *flags], capsys)
     assert code == 0, err
     return json.loads(out)["generations"]
 
 
 def test_greedy_generation_is_argmax_decoding(gpt_run, capsys):
     (row,) = generate_json(capsys, gpt_run, "--prompt=the king", "--max_new_tokens=6")
-    model, tokenizer = load_lm(gpt_run)
+    model, tokenizer, _ = load_lm(str(gpt_run))
     forward = jax.jit(lambda tokens: model(tokens))  # (1, 16): causal, so padding on the right is never seen
     seq = [EOS, *tokenizer.encode("the king").ids]
     for _ in range(6):  # reference: a full forward pass over the sequence, argmax at its last position
@@ -135,7 +135,8 @@ def test_greedy_generation_is_argmax_decoding(gpt_run, capsys):
     assert row["tokens"] == seq[-6:]
     assert row["text"] == tokenizer.decode(seq[-6:]) and row["prompt"] == "the king"
     code, out, _ = cli(
-        ["generate", f"--model={gpt_run}", "--prompt=the king", "--max_new_tokens=6", "--stop="], capsys
+        ["generate", f"--model={gpt_run}", "--prompt=the king", "--max_new_tokens=6", "--stop_at_eos=false"],
+        capsys,
     )
     assert out.strip() == "the king" + row["text"].rstrip()
 
@@ -237,9 +238,22 @@ def test_bad_input_is_one_clear_line(argv, message, tmp_path, capsys):
     assert not any(tmp_path.iterdir())  # no half-made run folder
 
 
+def test_stop_tokens_from_flags(gpt_run):
+    from minilm.generate_cli import Config, generation_config
+
+    _, tokenizer, end_of_text = load_lm(str(gpt_run))
+    assert end_of_text == EOS
+    stops = generation_config(
+        parse_config(Config, ["--stop=<sep>,<cls>"]), tokenizer, end_of_text
+    ).stop_tokens
+    assert stops == (EOS, SEP, CLS)
+    off = parse_config(Config, ["--stop_at_eos=false", "--strategy=beam"])
+    assert generation_config(off, tokenizer, end_of_text).stop_tokens == ()
+
+
 def test_generate_refuses_bad_runs_and_flags(gpt_run, bert_run, capsys):
     cases = [
-        ([f"--model={bert_run}"], "is a 'bert'; generation needs a GPT"),
+        ([f"--model={bert_run}"], "is a BERT, not a causal LM: generation needs a GPT"),
         ([f"--model={gpt_run}", "--stop=<nope>"], "--stop '<nope>' is not a token"),
         ([f"--model={gpt_run}", "--max_new_tokens=40"], "exceeds the model's max_len 16"),
         ([f"--model={gpt_run}", "--strategy=sample", "--temperature=0"], "needs a temperature > 0"),
