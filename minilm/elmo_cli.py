@@ -1,14 +1,16 @@
 """Train an ELMo-style biLM (forward + backward LSTM LMs, shared softmax) and look at its contextual vectors.
 
-    python train.py elmo                                  # world corpus, word input: ~3 min on 2 cores
+    python train.py elmo                                  # world corpus, word input (see below)
     python train.py elmo --encoder=char --name=elmo-char  # character-CNN input
     python train.py elmo --data=../corpora/wiki_en_2m.txt --valid=../corpora/wiki_en_valid.txt
     python evaluate.py context runs/elmo --word bank \\
         --sentence "we sat on the bank of the river ." --sentence "she took the money to the bank ."
 
-Expected on the world corpus with the defaults (seed 0): held-out perplexity about 7 per direction,
-and polysemous words (bank, bat, ...) separated by sense by their ELMo vectors (leave-one-out
-nearest-neighbour accuracy near 1.0) where the static vector is at chance.
+Expected on the world corpus with the defaults (seed 0, measured): 600 steps in about 5 CPU-minutes
+(13 min wall on a 2-core machine shared with other jobs), held-out perplexity 5.17 forward / 5.19
+backward (40,384 tokens), and the polysemous words (bank, bat, ...) separated by sense by their ELMo
+vectors -- leave-one-out nearest-neighbour accuracy 0.998 -- where the static vector scores 0.480
+(chance 0.490).
 
 Data (as ``torch_bilstm_lm.py`` and PyTorch's word_language_model): each non-blank line is split on
 whitespace and gets an ``<eos>``; lines form one stream.  Vocabulary: the ``vocab_size`` most frequent
