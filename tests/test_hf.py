@@ -105,7 +105,6 @@ def tiny_models() -> list[nnx.Module]:
     return [
         GPT(gpt, rngs=nnx.Rngs(1)),
         GPT(TransformerConfig(**{**gpt.to_dict(), "tie_embeddings": False, "bias": True}), rngs=nnx.Rngs(2)),
-        BERT(bert, rngs=nnx.Rngs(3)),
         BERT(TransformerConfig.bert(**{**bert.to_dict(), "type_vocab_size": 0}), rngs=nnx.Rngs(4)),
     ]
 

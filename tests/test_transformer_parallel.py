@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-STEPS = 5
+STEPS = 3
 
 
 def test_data_parallel_loss_curve_equals_single_device() -> None:
@@ -43,7 +43,7 @@ def _curves() -> dict:
     from minilm.models.transformer import GPT, TransformerConfig
     from minilm.train.parallel import data_mesh, fsdp_sharding, replicate, shard_batch
 
-    cfg = TransformerConfig(vocab_size=64, max_len=16, n_layer=2, n_head=2, d_model=32, d_ff=64, dropout=0.1)
+    cfg = TransformerConfig(vocab_size=64, max_len=16, n_layer=1, n_head=2, d_model=32, d_ff=64, dropout=0.1)
     graphdef, params = nnx.split(GPT(cfg, rngs=nnx.Rngs(0)), nnx.Param)
     tx = optax.adamw(3e-3)
     batch = np.random.default_rng(0).integers(0, 64, (8, 17)).astype(np.int32)  # global batch 8, learnt
