@@ -4,7 +4,8 @@
     python bench/char_gpt.py --anchor-python ../refvenv/bin/python [--iters 2000] [--repeats 1] [--threads 2]
         [--data ../shared/data/tinyshakespeare/input.txt] [--anchor ../shared/anchors/torch_gpt_char.py]
 
-Runtime on a 2-core laptop: about 2 x 80 s per repeat for the full 2000 iterations.
+Runtime per repeat: the anchor's 2000 iterations (about 80 s on a quiet 2-core machine, per its README)
+plus ours (the same iterations and 10-15 s of compilation).
 ``--iters N`` shortens both runs (the anchor's ``--max-iters N``); the learning-rate schedules then
 differ (the anchor keeps its 2000-iteration cosine, ours decays over N), so a short run compares speed,
 not the final loss.  ``--anchor-python ''`` runs ours only.  ``--threads N`` pins this process and the

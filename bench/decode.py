@@ -3,7 +3,7 @@
 
     python bench/decode.py [--contexts 256,1024] [--new-tokens 128] [--batch 1] [--repeats 3]
 
-Runtime on a 2-core laptop: about a minute (most of it the uncached runs at 1024).
+Runtime: about 4 minutes on a busy 2-core machine, most of it the uncached runs at 1024.
 
 The model: the char-GPT shape of ``bench/char_gpt.py`` (4 layers, 4 heads, 128 dims, vocabulary 65) with
 ``max_len`` = the context, random weights (speed does not depend on them).  For each context C a prompt
