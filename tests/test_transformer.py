@@ -22,6 +22,8 @@ from minilm.models.transformer import (
     Block,
     KVCache,
     SequenceClassifier,
+    SpanExtractor,
+    TokenClassifier,
     Transformer,
     TransformerConfig,
     count_params,
@@ -84,6 +86,32 @@ def test_shapes(gpt: GPT, bert: BERT) -> None:
         clf = SequenceClassifier(gpt, 4, pooling=pooling, rngs=nnx.Rngs(1))
         assert _run(clf, tokens, None).shape == (3, 4)
         assert clf.backbone is gpt.backbone
+
+
+def test_token_and_span_heads(bert: BERT) -> None:
+    tokens = jnp.concatenate(
+        [_tokens(1, 9), jnp.concatenate([_tokens(1, 5), jnp.zeros((1, 4), jnp.int32)], 1)]
+    )
+    mask = tokens != 0
+    tagger = TokenClassifier(bert, 5, rngs=nnx.Rngs(1))
+    tags = _run(tagger, tokens, mask)
+    assert tags.shape == (2, 9, 5)
+    hidden = _run(bert.backbone, tokens, mask)  # the head is a linear map of each hidden state
+    expected = hidden @ tagger.head.kernel[...] + tagger.head.bias[...][None, None, :]
+    np.testing.assert_allclose(tags, expected, atol=1e-5)
+    start, end = _run(SpanExtractor(bert, rngs=nnx.Rngs(2)), tokens, mask)
+    assert start.shape == end.shape == (2, 9)
+    assert (np.asarray(start)[1, 5:] < -1e30).all() and np.isfinite(np.asarray(end)[1, :5]).all()
+
+
+def test_bfloat16_compute_keeps_float32_params(gpt: GPT) -> None:
+    mixed = GPT(dataclasses.replace(GPT_CFG, dtype="bfloat16"), rngs=nnx.Rngs(0))  # same seed: same weights
+    assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(nnx.state(mixed, nnx.Param)))
+    tokens = _tokens(3, 7)
+    ours, full = _run(mixed, tokens, None), _run(gpt, tokens, None)
+    assert ours.dtype == jnp.float32  # logits come back in float32
+    np.testing.assert_allclose(ours, full, atol=0.05 * float(np.abs(full).max()))
+    assert not np.array_equal(ours, full)  # it really computed in bfloat16
 
 
 def test_counts_closed_form(gpt: GPT) -> None:

@@ -688,6 +688,68 @@ class SequenceClassifier(nnx.Module):
         return self.head(dropout(pooled, self.rate, rngs))  # (B, n_classes)
 
 
+class TokenClassifier(nnx.Module):
+    """Per-token labels (BERT §4.3, e.g. NER tags): dropout + linear head on every hidden state.
+
+    Logits (B, T, n_labels); padded positions get logits too -- the loss must skip them.
+    """
+
+    def __init__(
+        self, backbone_model: nnx.Module, n_labels: int, *, dropout_rate: float | None = None, rngs: nnx.Rngs
+    ):
+        self.backbone = _backbone_of(backbone_model)
+        cfg = self.backbone.cfg
+        self.head = Dense(cfg.d_model, n_labels, bias=True, std=cfg.init_std, dtype="float32", rngs=rngs)
+        self.rate = cfg.dropout if dropout_rate is None else dropout_rate
+
+    def __call__(
+        self,
+        tokens: jax.Array,
+        *,
+        attention_mask: jax.Array | None = None,
+        token_types: jax.Array | None = None,
+        kv_prefix: jax.Array | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> jax.Array:
+        hidden = self.backbone(
+            tokens, attention_mask=attention_mask, token_types=token_types, kv_prefix=kv_prefix, rngs=rngs
+        )
+        return self.head(dropout(hidden.astype(jnp.float32), self.rate, rngs))  # (B, T, n_labels)
+
+
+class SpanExtractor(nnx.Module):
+    """Extractive QA (BERT §4.2, SQuAD): a start and an end vector score every token,
+    ``P_start(i) = softmax_i(S · h_i)``, ``P_end(j) = softmax_j(E · h_j)``.
+
+    Returns start and end logits, each (B, T), with padded positions set to the most negative float
+    (so a softmax over the row never picks them).
+    """
+
+    def __init__(self, backbone_model: nnx.Module, *, dropout_rate: float | None = None, rngs: nnx.Rngs):
+        self.backbone = _backbone_of(backbone_model)
+        cfg = self.backbone.cfg
+        self.head = Dense(cfg.d_model, 2, bias=True, std=cfg.init_std, dtype="float32", rngs=rngs)
+        self.rate = cfg.dropout if dropout_rate is None else dropout_rate
+
+    def __call__(
+        self,
+        tokens: jax.Array,
+        *,
+        attention_mask: jax.Array | None = None,
+        token_types: jax.Array | None = None,
+        kv_prefix: jax.Array | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> tuple[jax.Array, jax.Array]:
+        hidden = self.backbone(
+            tokens, attention_mask=attention_mask, token_types=token_types, kv_prefix=kv_prefix, rngs=rngs
+        )
+        scores = self.head(dropout(hidden.astype(jnp.float32), self.rate, rngs))  # (B, T, 2)
+        if attention_mask is not None:
+            real = attention_mask.astype(bool)[:, :, None]  # (B, T, 1)
+            scores = jnp.where(real, scores, jnp.finfo(jnp.float32).min)
+        return scores[:, :, 0], scores[:, :, 1]
+
+
 # ------------------------------------------------------------------------------------- counts and FLOPs
 
 
