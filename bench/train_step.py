@@ -26,7 +26,7 @@ from minilm.train.optim import learning_rate_schedule, make_optimizer
 
 def time_steps(model, loss_fn, batch, cfg: pipeline.Config, steps: int, repeats: int) -> dict:
     graphdef, params, frozen = nnx.split(model, nnx.Param, ...)
-    train_cfg = pipeline._phase_config(cfg, 1000, len(batch["tokens"]), 1e-3)
+    train_cfg = pipeline.phase_config(cfg, 1000, len(batch["tokens"]), 1e-3)
     tx = make_optimizer(learning_rate_schedule(1e-3, 1000), clip_norm=1.0)
     step_fn = make_train_step(graphdef, loss_fn, tx, train_cfg)
     opt_state = tx.init(params)

@@ -42,7 +42,7 @@ from minilm.data.registry import load_dataset
 from minilm.errors import UserError
 from minilm.metrics.perplexity import perplexity
 from minilm.models.elmo import BiLM, BiLMConfig, bilm_loss, bilm_nll, char_ids, elmo_layers
-from minilm.pipeline import _run_dir, save_model
+from minilm.pipeline import run_folder, save_model
 from minilm.train import checkpoint
 from minilm.train.loop import TrainConfig, fit
 from minilm.train.runlog import MetricsLog
@@ -441,7 +441,7 @@ def train_config(cfg: Config) -> TrainConfig:
 
 
 def run(cfg: Config) -> int:
-    run_dir = _run_dir(cfg)
+    run_dir = run_folder(cfg)
     train_text, held_text = _texts(cfg)
     train_tokens = line_tokens(train_text)
     vocab = Vocab.build(train_tokens, cfg.vocab_size)

@@ -50,12 +50,12 @@ from minilm.models.masking import mask_tokens
 from minilm.models.transformer import BERT, GPT, TransformerConfig, count_params
 from minilm.pipeline import (
     EVAL_BATCH,
-    _lm_text,
-    _phase_config,
-    _resume_phase,
-    _run_dir,
     lm_evaluator,
     lm_loss,
+    lm_text,
+    phase_config,
+    resume_phase,
+    run_folder,
     save_model,
 )
 from minilm.train.loop import fit
@@ -224,7 +224,7 @@ def pseudo_log_likelihood(model: BERT, rows: np.ndarray) -> tuple[float, int]:
 
 
 def _corpus(cfg: Config) -> tuple[Dataset, list[str], list[str]]:
-    """The dataset and its train / held-out lines (:func:`minilm.pipeline._lm_text`)."""
+    """The dataset and its train / held-out lines (:func:`minilm.pipeline.lm_text`)."""
     dataset = load_dataset(cfg.data, cfg.data_dir or None)
     if dataset.task != "lm":
         raise UserError(
@@ -235,7 +235,7 @@ def _corpus(cfg: Config) -> tuple[Dataset, list[str], list[str]]:
             f"--data={dataset.name} has no train split (its splits: {', '.join(dataset.splits)}); "
             "train on another corpus or on a text file"
         )
-    train, held = _lm_text(dataset)
+    train, held = lm_text(dataset)
     return dataset, train, held
 
 
@@ -258,7 +258,7 @@ def run(cfg: Config) -> int:
         raise UserError(f"--max_len={cfg.max_len}: BERT rows need room for <cls>, one token and <sep>")
     if not 0.0 < cfg.mask_prob < 1.0:
         raise UserError(f"--mask_prob={cfg.mask_prob}: must be in (0, 1)")
-    run_dir = _run_dir(cfg)
+    run_dir = run_folder(cfg)
 
     # data and tokenizer: everything that can fail on bad input happens before the run folder is made
     dataset, train_lines, held_lines = _corpus(cfg)
@@ -292,10 +292,10 @@ def run(cfg: Config) -> int:
         model,
         loss_fn,
         batches,
-        _phase_config(cfg, cfg.steps, cfg.batch_size, cfg.lr),
+        phase_config(cfg, cfg.steps, cfg.batch_size, cfg.lr),
         run_dir,
         eval_fn=lambda m: {"eval_loss": np.divide(*evaluate(m, held_stream, cfg.max_eval))},
-        resume=_resume_phase(cfg, run_dir, PHASE),
+        resume=resume_phase(cfg, run_dir, PHASE),
         phase=PHASE,
     )
     train_seconds = time.perf_counter() - t0

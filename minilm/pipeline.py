@@ -84,7 +84,7 @@ class Config:
 # ------------------------------------------------------------------------------------------- the run
 
 
-def _run_dir(cfg: Config) -> Path:
+def run_folder(cfg: Config) -> Path:
     """The run folder (not yet created); refuses to reuse a folder without --resume, so nothing in an
     existing run is ever overwritten."""
     name = cfg.name or "default-" + datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -106,7 +106,7 @@ def _run_dir(cfg: Config) -> Path:
     return run_dir
 
 
-def _lm_text(dataset: Dataset) -> tuple[list[str], list[str]]:
+def lm_text(dataset: Dataset) -> tuple[list[str], list[str]]:
     """Train and held-out lines of an LM corpus: its dev/valid/test split, else the last 5% of lines."""
     if dataset.task != "lm":
         raise UserError(
@@ -149,13 +149,13 @@ def _task_splits(dataset: Dataset, seed: int) -> tuple[list[dict], list[dict], l
 
 def run(cfg: Config) -> int:
     t_start = time.perf_counter()
-    run_dir = _run_dir(cfg)
+    run_dir = run_folder(cfg)
 
     # 1. data, 2. tokenizer: everything that can fail on bad input happens before the run folder is made
     data_dir = cfg.data_dir or None
     corpus = load_dataset(cfg.corpus, data_dir)
     task = load_dataset(cfg.task, data_dir)
-    train_lines, held_lines = _lm_text(corpus)
+    train_lines, held_lines = lm_text(corpus)
     train_ex, dev_ex, test_ex, labels = _task_splits(task, cfg.seed)
     tok_path = run_dir / "tokenizer.json"
     tokenizer = load_tokenizer(tok_path) if cfg.resume else train_bpe(train_lines, cfg.vocab_size)
@@ -192,10 +192,10 @@ def run(cfg: Config) -> int:
         lm,
         lm_loss,
         lm_batches,
-        _phase_config(cfg, cfg.pretrain_steps, cfg.pretrain_batch, cfg.pretrain_lr),
+        phase_config(cfg, cfg.pretrain_steps, cfg.pretrain_batch, cfg.pretrain_lr),
         run_dir,
         eval_fn=lambda m: {"eval_loss": np.divide(*lm_eval(m, held_stream, cfg.max_eval))},
-        resume=_resume_phase(cfg, run_dir, "pretrain"),
+        resume=resume_phase(cfg, run_dir, "pretrain"),
         phase="pretrain",
     )
     pretrain_seconds = time.perf_counter() - t0
@@ -221,10 +221,10 @@ def run(cfg: Config) -> int:
         clf,
         classification_loss,
         clf_batches,
-        _phase_config(cfg, cfg.finetune_steps, cfg.finetune_batch, cfg.finetune_lr),
+        phase_config(cfg, cfg.finetune_steps, cfg.finetune_batch, cfg.finetune_lr),
         run_dir,
         eval_fn=dev_eval,
-        resume=_resume_phase(cfg, run_dir, "finetune"),
+        resume=resume_phase(cfg, run_dir, "finetune"),
         phase="finetune",
     )
     finetune_seconds = time.perf_counter() - t0
@@ -258,7 +258,7 @@ def run(cfg: Config) -> int:
     return 0
 
 
-def _resume_phase(cfg: Config, run_dir: Path, phase: str) -> bool:
+def resume_phase(cfg: Config, run_dir: Path, phase: str) -> bool:
     """Resume ``phase`` from its checkpoint if it has one; a phase killed before its first checkpoint
     starts over, and the log lines it left are dropped."""
     if not cfg.resume:
@@ -275,7 +275,7 @@ def _logsumexp(x: np.ndarray) -> np.ndarray:
     return top + np.log(np.exp(x - top).sum(-1, keepdims=True))
 
 
-def _phase_config(cfg: Config, steps: int, batch: int, lr: float) -> TrainConfig:
+def phase_config(cfg: Config, steps: int, batch: int, lr: float) -> TrainConfig:
     return TrainConfig(
         steps=steps,
         batch_size=batch,
