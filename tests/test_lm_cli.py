@@ -204,6 +204,29 @@ def test_pseudo_log_likelihood_against_a_loop(bert_run):
     np.testing.assert_allclose(total, expected, rtol=1e-5)
 
 
+def test_masking_follows_bert_80_10_10():
+    """Devlin et al. 2019 §3.1: round(15%) of each row's candidates chosen; of those 80% -> [MASK], 10% a
+    uniform random token, 10% unchanged (binomial bounds, 5 sigma, on 40,000 chosen positions)."""
+    from minilm.models.masking import mask_tokens
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(10, 1000, size=(2000, 134))
+    candidates = np.ones(tokens.shape, bool)
+    candidates[:, :4] = False  # e.g. padding: never chosen
+    out, chosen = mask_tokens(tokens, candidates, np.random.default_rng(1), vocab_size=1000, mask_id=MASK)
+    assert (chosen.sum(1) == round(0.15 * 130)).all() and not chosen[:, :4].any()
+    assert (out[~chosen] == tokens[~chosen]).all()
+    n = chosen.sum()
+    masked = (out[chosen] == MASK).mean()
+    kept = (out[chosen] == tokens[chosen]).mean()  # includes random draws that hit the same token (0.1%)
+    bound = lambda p: 5 * math.sqrt(p * (1 - p) / n)  # noqa: E731
+    assert abs(masked - 0.8) < bound(0.8) and abs(kept - (0.1 + 0.1 / 1000)) < bound(0.1)
+    replaced = out[chosen & (out != MASK) & (out != tokens)]
+    assert replaced.min() < 10 and replaced.max() >= 990  # uniform over the whole vocabulary
+    again, _ = mask_tokens(tokens, candidates, np.random.default_rng(1), vocab_size=1000, mask_id=MASK)
+    assert np.array_equal(out, again)
+
+
 def test_mlm_batches_are_deterministic_and_never_mask_cls_sep():
     stream = np.arange(5, 45, dtype=np.int32)
     batches = lm_cli.MLMBatches(stream, batch_size=64, seq_len=10, seed=3, vocab_size=45, p=0.25)
