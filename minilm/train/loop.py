@@ -148,13 +148,15 @@ def make_train_step(graphdef, loss_fn: LossFn, tx: optax.GradientTransformation,
             total, _ = jax.lax.scan(accumulate, (*zero_loss_aux, zero_grads), (micro, keys))
             loss, aux, grads = jax.tree_util.tree_map(lambda x: x / cfg.grad_accum, total)
         grad_norm = global_norm(grads)
-        updates, new_opt_state = tx.update(grads, opt_state, params)
-        new_params = optax.apply_updates(params, updates)
-        # A non-finite loss or gradient must not poison the parameters: keep the old ones.
+
+        def update(_):
+            updates, new_opt_state = tx.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), new_opt_state
+
+        # A non-finite loss or gradient must not poison the parameters: keep the old ones.  (lax.cond,
+        # not a where() over every leaf, which would copy the whole optimizer state each step.)
         ok = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
-        keep = lambda new, old: jnp.where(ok, new, old)  # noqa: E731
-        new_params = jax.tree_util.tree_map(keep, new_params, params)
-        new_opt_state = jax.tree_util.tree_map(keep, new_opt_state, opt_state)
+        new_params, new_opt_state = jax.lax.cond(ok, update, lambda _: (params, opt_state), None)
         return new_params, new_opt_state, loss, aux, grad_norm
 
     return jax.jit(step_fn, donate_argnums=(0, 2))
