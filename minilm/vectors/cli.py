@@ -35,6 +35,9 @@ from minilm.vectors.subwords import SubwordHasher
 from minilm.vectors.vocab import build_vocab_and_corpus
 
 METHODS = ("skipgram", "cbow", "fasttext", "glove")
+# (batch, steps per call) per method: sub-batches small enough that stale rows stay rare, calls long
+# enough that dispatch is negligible (CBOW tolerates larger sub-batches, and they run faster)
+BATCHING = {"skipgram": (64, 64), "cbow": (256, 16), "fasttext": (64, 64), "glove": (1024, 64)}
 
 
 @dataclass
@@ -55,8 +58,8 @@ class Config:
     noise_draws: int = opt(5, "fastText: noise words drawn per centre and shared by its contexts")
     sample: float = opt(1e-3, "word2vec/fastText: subsampling threshold (0 = off)")
     alpha: float = opt(0.025, "word2vec/fastText: initial learning rate (decays linearly to alpha * 1e-4)")
-    batch: int = opt(64, "centres (GloVe: co-occurrence entries x 16) per sparse SGD step")
-    steps_per_call: int = opt(64, "SGD steps per jitted call")
+    batch: int = opt(0, "centres (GloVe: co-occurrence entries) per sparse SGD step (0 = method default)")
+    steps_per_call: int = opt(0, "SGD steps per jitted call (0 = method default)")
     min_n: int = opt(3, "fastText: shortest character n-gram")
     max_n: int = opt(6, "fastText: longest character n-gram")
     buckets: int = opt(2_000_000, "fastText: hash buckets for n-grams")
@@ -83,12 +86,13 @@ def train_vectors(cfg: Config, sentences: list[list[str]], log=None) -> tuple[Ke
     """Train ``cfg.method`` on tokenised sentences; returns the vectors and training figures."""
     t0 = time.perf_counter()
     vocab, corpus = build_vocab_and_corpus(sentences, cfg.min_count, cfg.max_vocab or None)
+    batch, steps = cfg.batch or BATCHING[cfg.method][0], cfg.steps_per_call or BATCHING[cfg.method][1]
     figures: dict = {"vocab_size": len(vocab), "corpus_tokens": corpus.raw_words, "vocab_seconds": 0.0}
     figures["vocab_seconds"] = round(time.perf_counter() - t0, 3)
     if cfg.method == "glove":
         settings = glove.GloVeSettings(
             dim=cfg.dim, window=cfg.window, x_max=cfg.x_max, alpha=cfg.glove_alpha, eta=cfg.eta,
-            epochs=cfg.epochs or 15, seed=cfg.seed, batch=16 * cfg.batch, steps_per_call=cfg.steps_per_call,
+            epochs=cfg.epochs or 15, seed=cfg.seed, batch=batch, steps_per_call=steps,
         )  # fmt: skip
         vectors, stats = glove.train(corpus, len(vocab), settings, log)
         figures |= {
@@ -100,8 +104,8 @@ def train_vectors(cfg: Config, sentences: list[list[str]], log=None) -> tuple[Ke
         return KeyedVectors(vocab.words, vectors), figures
     settings = word2vec.Settings(
         dim=cfg.dim, window=cfg.window, negative=cfg.negative, noise_draws=cfg.noise_draws,
-        sample=cfg.sample, epochs=cfg.epochs or 5, alpha=cfg.alpha, seed=cfg.seed, batch=cfg.batch,
-        steps_per_call=cfg.steps_per_call,
+        sample=cfg.sample, epochs=cfg.epochs or 5, alpha=cfg.alpha, seed=cfg.seed, batch=batch,
+        steps_per_call=steps,
     )  # fmt: skip
     if cfg.method == "fasttext":
         hasher = SubwordHasher(cfg.min_n, cfg.max_n, cfg.buckets)
