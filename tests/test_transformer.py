@@ -188,7 +188,8 @@ def test_attention_matches_numpy() -> None:
     q, k, v = (rng.normal(size=(2, 5, 3, 4)).astype(np.float32) for _ in range(3))
     mask = np.tril(np.ones((5, 5), bool))[None] & (rng.random((2, 1, 5)) > 0.3)
     mask[:, :, 0] = True  # every query keeps at least one key
-    out = scaled_dot_product_attention(jnp.asarray(q), jnp.asarray(k), jnp.asarray(v), jnp.asarray(mask))
+    heads_first = [jnp.asarray(a).transpose(0, 2, 1, 3) for a in (q, k, v)]  # (B, H, T, Q)
+    out = scaled_dot_product_attention(*heads_first, jnp.asarray(mask)).transpose(0, 2, 1, 3)
     np.testing.assert_allclose(out, _numpy_attention(q, k, v, mask), atol=1e-5)
 
 

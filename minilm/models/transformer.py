@@ -260,9 +260,9 @@ class Embedding(nnx.Module):
 class KVCache(NamedTuple):
     """Keys and values of every layer for the positions decoded so far (a pytree; fixed shapes).
 
-    ``keys[l]``/``values[l]`` (B, S, H, Q) for S cache slots; ``valid`` (B, S) marks slots that hold a real
-    token (left padding leaves invalid slots); ``length`` () slots written so far; ``next_pos`` (B,) the
-    position id of each row's next real token.
+    ``keys[l]``/``values[l]`` (B, H, S, Q) for S cache slots (heads first, as attention reads them);
+    ``valid`` (B, S) marks slots that hold a real token (left padding leaves invalid slots); ``length``
+    () slots written so far; ``next_pos`` (B,) the position id of each row's next real token.
     """
 
     keys: tuple[jax.Array, ...]
@@ -275,7 +275,7 @@ class KVCache(NamedTuple):
 def init_cache(cfg: TransformerConfig, batch: int, size: int | None = None) -> KVCache:
     """An empty cache with ``size`` slots (default ``cfg.max_len``)."""
     size = cfg.max_len if size is None else size
-    shape = (batch, size, cfg.n_head, cfg.head_dim)
+    shape = (batch, cfg.n_head, size, cfg.head_dim)
     zeros = tuple(jnp.zeros(shape, cfg.dtype) for _ in range(cfg.n_layer))
     return KVCache(
         keys=zeros,
@@ -284,6 +284,37 @@ def init_cache(cfg: TransformerConfig, batch: int, size: int | None = None) -> K
         length=jnp.zeros((), jnp.int32),
         next_pos=jnp.zeros((batch,), jnp.int32),
     )
+
+
+# keys/values of one source -- the prompt's own tokens, a cache, a prefix -- and which of them each query
+# may see: k, v (B, H, S_i, Q) and a mask broadcastable to (B, T, S_i) (True = may attend), or None
+KVBlock = tuple[jax.Array, jax.Array, jax.Array | None]
+
+
+def attention(
+    q: jax.Array, blocks: list[KVBlock], *, attn_dropout: float = 0.0, rngs: nnx.Rngs | None = None
+) -> jax.Array:
+    """softmax(q k^T / sqrt(Q)) v for every head (eq. 1), the keys being all blocks' keys together.
+
+    Heads first, q (B, H, T, Q): the layout the batched GEMMs read directly.  One softmax runs over the
+    concatenated scores, and each block's values are weighted by its slice of the probabilities, so the
+    blocks' keys are never concatenated: decoding reads the cache where it lies (and XLA can update it
+    in place) instead of copying it every step.  Masked scores become the most negative finite float
+    (not -inf), so a fully masked row stays finite.  Returns (B, H, T, Q).
+    """
+    q = q * jnp.asarray(1.0 / math.sqrt(q.shape[-1]), q.dtype)
+    scores = []
+    for k, _, mask in blocks:
+        s = jnp.einsum("bhtq,bhsq->bhts", q, k).astype(jnp.float32)  # (B, H, T, S_i)
+        scores.append(s if mask is None else jnp.where(mask[:, None, :, :], s, jnp.finfo(jnp.float32).min))
+    probs = jax.nn.softmax(jnp.concatenate(scores, axis=-1), axis=-1)  # (B, H, T, sum S_i)
+    probs = dropout(probs, attn_dropout, rngs)
+    out, start = None, 0
+    for k, v, _ in blocks:
+        part = probs[..., start : start + k.shape[2]].astype(v.dtype)
+        y = jnp.einsum("bhts,bhsq->bhtq", part, v)  # (B, H, T, Q)
+        out, start = (y if out is None else out + y), start + k.shape[2]
+    return out
 
 
 def scaled_dot_product_attention(
@@ -295,19 +326,8 @@ def scaled_dot_product_attention(
     attn_dropout: float = 0.0,
     rngs: nnx.Rngs | None = None,
 ) -> jax.Array:
-    """softmax(q k^T / sqrt(Q)) v over heads (eq. 1).
-
-    q (B, T, H, Q); k, v (B, S, H, Q); mask broadcastable to (B, T, S), True = may attend.
-    Masked scores become the most negative finite float (not -inf) so a fully masked row stays finite.
-    Returns (B, T, H, Q).
-    """
-    q = q * jnp.asarray(1.0 / math.sqrt(q.shape[-1]), q.dtype)
-    scores = jnp.einsum("bthq,bshq->bhts", q, k).astype(jnp.float32)  # (B, H, T, S)
-    if mask is not None:
-        scores = jnp.where(mask[:, None, :, :], scores, jnp.finfo(jnp.float32).min)
-    probs = jax.nn.softmax(scores, axis=-1)
-    probs = dropout(probs, attn_dropout, rngs).astype(v.dtype)
-    return jnp.einsum("bhts,bshq->bthq", probs, v)  # (B, T, H, Q)
+    """Attention over one block: q (B, H, T, Q), k, v (B, H, S, Q), mask (B or 1, T, S) -> (B, H, T, Q)."""
+    return attention(q, [(k, v, mask)], attn_dropout=attn_dropout, rngs=rngs)
 
 
 class MultiHeadAttention(nnx.Module):
@@ -324,34 +344,39 @@ class MultiHeadAttention(nnx.Module):
         x: jax.Array,
         mask: jax.Array | None,
         *,
-        past: tuple[jax.Array, jax.Array, jax.Array] | None = None,
+        past: tuple[jax.Array, jax.Array, jax.Array, jax.Array] | None = None,
         prefix: jax.Array | None = None,
         rngs: nnx.Rngs | None = None,
     ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
-        """x (B, T, D) -> (B, T, D).
+        """x (B, T, D) -> (B, T, D); ``mask`` (B or 1, T, T) says which of these T tokens each may see.
 
-        ``past`` = (cache keys, cache values, write index): the new keys/values are written into the
-        cache slots [index, index+T) and attention runs over all S slots; the updated pair is returned.
-        ``prefix`` (2, P, D): prefix keys and values prepended for every row (prefix-tuning).
+        ``past`` = (cache keys, cache values, write index, valid slots (B, S)): the queries also attend to
+        the cache's valid slots, and the new keys/values are written into slots [index, index+T) of the
+        returned pair.  ``prefix`` (2, P, D): prefix keys and values every query sees (prefix-tuning).
         """
         b, t, d = x.shape
         h = self.n_head
-        qkv = self.qkv(x).reshape(b, t, 3, h, d // h)  # (B, T, 3, H, Q)
-        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # each (B, T, H, Q)
+        qkv = self.qkv(x).reshape(b, t, 3, h, d // h).transpose(2, 0, 3, 1, 4)  # (3, B, H, T, Q)
+        q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, H, T, Q)
+        blocks: list[KVBlock] = [(k, v, mask)]
         new_past = None
         if past is not None:
-            k_cache, v_cache, index = past
-            k = jax.lax.dynamic_update_slice(k_cache, k.astype(k_cache.dtype), (0, index, 0, 0))  # (B,S,H,Q)
-            v = jax.lax.dynamic_update_slice(v_cache, v.astype(v_cache.dtype), (0, index, 0, 0))
-            new_past = (k, v)
-        if prefix is not None:
-            pk, pv = (
-                jnp.broadcast_to(p.reshape(1, -1, h, d // h), (b, p.shape[0], h, d // h)) for p in prefix
+            k_cache, v_cache, index, valid = past
+            blocks.append((k_cache, v_cache, valid[:, None, :]))
+            new_past = tuple(
+                jax.lax.dynamic_update_slice(c, n.astype(c.dtype), (0, 0, index, 0))  # (B, H, S, Q)
+                for c, n in ((k_cache, k), (v_cache, v))
             )
-            k = jnp.concatenate([pk.astype(k.dtype), k], axis=1)  # (B, P+S, H, Q)
-            v = jnp.concatenate([pv.astype(v.dtype), v], axis=1)
-        y = scaled_dot_product_attention(q, k, v, mask, attn_dropout=self.attn_dropout, rngs=rngs)
-        return self.out(y.reshape(b, t, d)), new_past
+        if prefix is not None:  # (P, D) -> (B, H, P, Q)
+            pk, pv = (
+                jnp.broadcast_to(
+                    p.reshape(-1, h, d // h).transpose(1, 0, 2)[None], (b, h, p.shape[0], d // h)
+                )
+                for p in prefix
+            )
+            blocks.append((pk.astype(k.dtype), pv.astype(v.dtype), None))
+        y = attention(q, blocks, attn_dropout=self.attn_dropout, rngs=rngs)  # (B, H, T, Q)
+        return self.out(y.transpose(0, 2, 1, 3).reshape(b, t, d)), new_past  # (B, T, D)
 
 
 # -------------------------------------------------------------------------------------------- blocks
@@ -385,7 +410,7 @@ class Block(nnx.Module):
         x: jax.Array,
         mask: jax.Array | None,
         *,
-        past: tuple[jax.Array, jax.Array, jax.Array] | None = None,
+        past: tuple[jax.Array, jax.Array, jax.Array, jax.Array] | None = None,
         prefix: jax.Array | None = None,
         rngs: nnx.Rngs | None = None,
     ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
@@ -429,7 +454,7 @@ class Transformer(nnx.Module):
         rngs: nnx.Rngs | None = None,
     ) -> jax.Array:
         """tokens (B, T) int -> hidden (B, T, D). ``kv_prefix`` (L, 2, P, D): prefix-tuning keys/values."""
-        b, t = tokens.shape
+        t = tokens.shape[1]
         if t > self.cfg.max_len:
             raise ValueError(f"sequence length {t} exceeds max_len={self.cfg.max_len}")
         if attention_mask is None:
@@ -438,7 +463,7 @@ class Transformer(nnx.Module):
         else:
             key_valid = attention_mask.astype(bool)  # (B, T)
             positions = jnp.maximum(jnp.cumsum(key_valid, axis=1, dtype=jnp.int32) - 1, 0)
-        mask = self._mask(key_valid, t, t, 0, b, kv_prefix)
+        mask = self._mask(key_valid, t)
         x = self._embed(tokens, positions, token_types, rngs)
         for i, block in enumerate(self.blocks):
             x, _ = block(x, mask, prefix=None if kv_prefix is None else kv_prefix[i], rngs=rngs)
@@ -464,12 +489,11 @@ class Transformer(nnx.Module):
         positions = cache.next_pos[:, None] + jnp.cumsum(real, axis=1, dtype=jnp.int32) - 1
         positions = jnp.clip(positions, 0, self.cfg.max_len - 1)  # padding before any real token
         start = cache.length
-        valid = jax.lax.dynamic_update_slice(cache.valid, real, (0, start))  # (B, S)
-        mask = self._mask(valid, t, valid.shape[1], start, b, kv_prefix)
+        mask = self._mask(real, t)  # the new tokens among themselves; cached slots: cache.valid
         x = self._embed(tokens, positions, None, None)
         keys, values = [], []
         for i, block in enumerate(self.blocks):
-            past = (cache.keys[i], cache.values[i], start)
+            past = (cache.keys[i], cache.values[i], start, cache.valid)
             prefix = None if kv_prefix is None else kv_prefix[i]
             x, (k, v) = block(x, mask, past=past, prefix=prefix)
             keys.append(k)
@@ -477,7 +501,7 @@ class Transformer(nnx.Module):
         new_cache = KVCache(
             keys=tuple(keys),
             values=tuple(values),
-            valid=valid,
+            valid=jax.lax.dynamic_update_slice(cache.valid, real, (0, start)),  # (B, S)
             length=start + t,
             next_pos=cache.next_pos + real.sum(axis=1, dtype=jnp.int32),
         )
@@ -507,28 +531,12 @@ class Transformer(nnx.Module):
             x = self.emb_ln(x)
         return dropout(x, self.cfg.dropout, rngs)
 
-    def _mask(
-        self,
-        key_valid: jax.Array | None,
-        t: int,
-        s: int,
-        start: jax.Array | int,
-        b: int,
-        kv_prefix: jax.Array | None,
-    ) -> jax.Array | None:
-        """The (B or 1, T, P+S) boolean attention mask: valid keys, causal order, prefix always visible.
-
-        Query i sits in slot ``start + i`` and key j in slot j; causal: j <= start + i.
-        """
-        mask = None if key_valid is None else key_valid[:, None, :]  # (B, 1, S)
+    def _mask(self, key_valid: jax.Array | None, t: int) -> jax.Array | None:
+        """Which of T tokens each of them may attend to, (B or 1, T, T): real keys, causal order."""
+        mask = None if key_valid is None else key_valid[:, None, :]  # (B, 1, T)
         if self.cfg.causal:
-            query_slot = jnp.arange(t)[:, None] + start  # (T, 1)
-            causal = (jnp.arange(s)[None, :] <= query_slot)[None]  # (1, T, S)
+            causal = jnp.asarray(np.tril(np.ones((t, t), bool)))[None]  # (1, T, T)
             mask = causal if mask is None else mask & causal
-        if kv_prefix is not None and mask is not None:
-            p = kv_prefix.shape[2]
-            mask = jnp.broadcast_to(mask, (mask.shape[0], t, s))
-            mask = jnp.concatenate([jnp.ones((mask.shape[0], t, p), bool), mask], axis=2)
         return mask
 
     def _final(self, x: jax.Array) -> jax.Array:
