@@ -226,16 +226,7 @@ def pseudo_log_likelihood(model: BERT, rows: np.ndarray) -> tuple[float, int]:
 def _corpus(cfg: Config) -> tuple[Dataset, list[str], list[str]]:
     """The dataset and its train / held-out lines (:func:`minilm.pipeline.lm_text`)."""
     dataset = load_dataset(cfg.data, cfg.data_dir or None)
-    if dataset.task != "lm":
-        raise UserError(
-            f"--data={dataset.name} is a {dataset.task} dataset; pretraining needs text (task lm)"
-        )
-    if "train" not in dataset.splits:
-        raise UserError(
-            f"--data={dataset.name} has no train split (its splits: {', '.join(dataset.splits)}); "
-            "train on another corpus or on a text file"
-        )
-    train, held = lm_text(dataset)
+    train, held = lm_text(dataset, flag="--data")
     return dataset, train, held
 
 

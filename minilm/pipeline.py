@@ -106,11 +106,17 @@ def run_folder(cfg: Config) -> Path:
     return run_dir
 
 
-def lm_text(dataset: Dataset) -> tuple[list[str], list[str]]:
-    """Train and held-out lines of an LM corpus: its dev/valid/test split, else the last 5% of lines."""
+def lm_text(dataset: Dataset, flag: str = "--corpus") -> tuple[list[str], list[str]]:
+    """Train and held-out lines of an LM corpus: its dev/valid/test split, else the last 5% of lines.
+    ``flag`` names the option that chose the dataset, for the error messages."""
     if dataset.task != "lm":
         raise UserError(
-            f"--corpus={dataset.name} is a {dataset.task} dataset; pretraining needs text (task lm)"
+            f"{flag}={dataset.name} is a {dataset.task} dataset; pretraining needs text (task lm)"
+        )
+    if "train" not in dataset.splits:
+        raise UserError(
+            f"{flag}={dataset.name} has no train split (its splits: {', '.join(dataset.splits)}); "
+            "train on another corpus or on a text file"
         )
     splits = {k: [r["text"] for r in v] for k, v in dataset.splits.items()}
     train = splits.pop("train")
@@ -119,7 +125,7 @@ def lm_text(dataset: Dataset) -> tuple[list[str], list[str]]:
         cut = max(1, len(train) // 20)
         train, held = train[:-cut], train[-cut:]
     if not train or not held:
-        raise UserError(f"--corpus={dataset.name}: too little text to hold out an evaluation part")
+        raise UserError(f"{flag}={dataset.name}: too little text to hold out an evaluation part")
     return train, held
 
 

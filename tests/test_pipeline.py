@@ -102,6 +102,7 @@ def write(path: Path, content: bytes | str) -> Path:
             "bad.tsv:3",
         ),
         (lambda d: ["--task=world_sentimnet"], "unknown dataset 'world_sentimnet'"),
+        (lambda d: ["--corpus=world_sentiment"], "--corpus=world_sentiment is a classification dataset"),
         (lambda d: ["--task=nosuchdata"], "unknown dataset 'nosuchdata'.*known: .*sst2"),
         (lambda d: ["--n_layer=two"], "--n_layer='two': expected an integer"),
         (lambda d: ["--optimizer=sgd"], "unknown flag --optimizer"),
