@@ -16,7 +16,7 @@
   under a fixed masking, and pseudo-perplexity (Salazar et al. 2020, "Masked Language Model Scoring",
   eq. 2): every token masked in turn, ``PPPL = exp(-1/N sum_t log p(x_t | x_{\\t}))``.
 - Tokenizer: byte-level BPE (:func:`minilm.data.tokenizer.train_bpe`) or one token per character
-  (:func:`train_char`); either is saved as ``tokenizer.json``.
+  (:func:`minilm.data.tokenizer.train_char`); either is saved as ``tokenizer.json``.
 
 The run folder ``<out_dir>/<name>`` has the layout of the default run (:mod:`minilm.pipeline`):
 ``train_config.json``, ``metrics.jsonl``, ``loss.png``, ``report.md``, ``tokenizer.json``,
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +36,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
 from minilm.config import config_to_dict, opt
 from minilm.data.batches import LMBatches
 from minilm.data.registry import Dataset, load_dataset
-from minilm.data.tokenizer import CLS, MASK, SEP, SPECIAL_TOKENS, encode_stream, load_tokenizer, train_bpe
+from minilm.data.tokenizer import CLS, MASK, SEP, encode_stream, load_tokenizer, train_bpe, train_char
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
 from minilm.metrics.perplexity import perplexity
@@ -97,25 +95,6 @@ class Config:
     max_eval: int = opt(2000, "cap on held-out windows evaluated during training (the final one uses all)")
     pppl_windows: int = opt(32, "BERT: held-out windows scored by pseudo-perplexity at the end")
     progress: bool = opt(True, "show a progress bar")
-
-
-# ------------------------------------------------------------------------------------------ tokenizer
-
-UNK_TOKEN = "<unk>"
-
-
-def train_char(lines: Sequence[str]) -> Tokenizer:
-    """A character tokenizer: the special tokens (ids 0-4, as :mod:`minilm.data.tokenizer`), ``<unk>``
-    (id 5) for characters never seen in training, then every distinct training character, sorted.
-    Saved as a ``tokenizers`` ``tokenizer.json`` like the BPE one (decoding joins the characters)."""
-    chars = sorted(set("".join(lines)))
-    specials = [*SPECIAL_TOKENS, UNK_TOKEN]
-    vocab = {token: i for i, token in enumerate(specials + chars)}
-    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token=UNK_TOKEN))
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), "isolated")  # every character
-    tokenizer.decoder = decoders.Fuse()
-    tokenizer.add_special_tokens(specials)
-    return tokenizer
 
 
 # ------------------------------------------------------------------------------------------------ BERT

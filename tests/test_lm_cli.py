@@ -17,7 +17,7 @@ import pytest
 from minilm import lm_cli
 from minilm.cli.train import main as train_main
 from minilm.config import parse_config
-from minilm.data.tokenizer import CLS, EOS, MASK, SEP
+from minilm.data.tokenizer import CLS, EOS, MASK, SEP, train_char
 from minilm.errors import run_cli
 from minilm.generate_cli import load_lm
 from minilm.train import checkpoint
@@ -51,7 +51,7 @@ def lm_args(out_dir: Path, name: str, corpus: Path, *extra: str) -> list[str]:
 
 
 def test_char_tokenizer_round_trip():
-    tok = lm_cli.train_char(["ab c", "ba!"])
+    tok = train_char(["ab c", "ba!"])
     assert tok.get_vocab_size() == 6 + 5  # 5 specials + <unk> + " ", "!", "a", "b", "c"
     ids = tok.encode("cab z").ids
     assert ids == [10, 8, 9, 6, 5]  # z was never seen: <unk>

@@ -1,9 +1,12 @@
-"""Subword tokenisation with Hugging Face ``tokenizers``: byte-level BPE, as GPT-2.
+"""Tokenisation with Hugging Face ``tokenizers``: byte-level BPE, as GPT-2, or one token per character.
 
 Byte-level BPE (Radford et al. 2019, GPT-2 §2.2; Sennrich et al. 2016 for BPE) starts from the 256
 byte values, so every string is encodable and nothing maps to "unknown"; merges of frequent pairs
 then grow the vocabulary up to ``vocab_size``.  The trained tokenizer is saved as ``tokenizer.json``,
 which ``tokenizers.Tokenizer.from_file`` and ``transformers`` both read.
+
+A character tokenizer (:func:`train_char`) maps each character seen in training to one token and every
+other character to ``<unk>``: a small vocabulary, long sequences (char-RNN/GPT experiments).
 
 Special tokens come first, so their ids are fixed: ``<pad>`` = 0, ``<eos>`` = 1, ``<cls>`` = 2,
 ``<sep>`` = 3, ``<mask>`` = 4.
@@ -15,12 +18,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from minilm.errors import UserError
 
 SPECIAL_TOKENS = ("<pad>", "<eos>", "<cls>", "<sep>", "<mask>")
 PAD, EOS, CLS, SEP, MASK = range(len(SPECIAL_TOKENS))
+UNK_TOKEN = "<unk>"  # the character tokenizer's token for characters never seen in training
 
 
 def train_bpe(lines: Iterable[str], vocab_size: int = 1024) -> Tokenizer:
@@ -39,6 +43,20 @@ def train_bpe(lines: Iterable[str], vocab_size: int = 1024) -> Tokenizer:
         show_progress=False,
     )
     tokenizer.train_from_iterator(lines, trainer=trainer)
+    return tokenizer
+
+
+def train_char(lines: Sequence[str]) -> Tokenizer:
+    """A character tokenizer: the special tokens (ids 0-4), ``<unk>`` (id 5) for characters never seen
+    in training, then every distinct training character, sorted.  Saved as a ``tokenizer.json`` like the
+    BPE one (decoding joins the characters)."""
+    chars = sorted(set("".join(lines)))
+    specials = [*SPECIAL_TOKENS, UNK_TOKEN]
+    vocab = {token: i for i, token in enumerate(specials + chars)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token=UNK_TOKEN))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), "isolated")  # every character
+    tokenizer.decoder = decoders.Fuse()
+    tokenizer.add_special_tokens(specials)
     return tokenizer
 
 
