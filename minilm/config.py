@@ -16,6 +16,11 @@ Every setting of every command lives in a dataclass with a default and a help st
 ``--help`` prints every field with its type, default and help.  An unknown key, an ill-typed value or
 a value outside ``choices`` raises :class:`~minilm.errors.UserError` naming the flag and what is
 allowed (the CLI turns that into one line and exit code 2).
+
+The settings every training command shares live in :class:`RunSettings` (the run folder, where the
+real datasets are) and :class:`ResumableRunSettings` (plus ``--resume`` and ``--progress``, for the
+commands that train with checkpoints); a command's ``Config`` inherits one of them, so those flags come
+first in ``--help``, and may redeclare a field to change its default or help (e.g. ``out_dir``).
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ import json
 import tomllib
 import types
 import typing
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from minilm.errors import UserError
+from minilm.fileio import atomic_write_bytes
 
 C = TypeVar("C")
 
@@ -193,3 +200,61 @@ def config_from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
     """Rebuild a config saved by :func:`config_to_dict` (e.g. a run's ``config.json``)."""
     known = {f.name for f in dataclasses.fields(cls)}
     return cls(**_apply(cls, {k: v for k, v in data.items() if k in known}, f"key in {source}:"))
+
+
+# ----------------------------------------------------------------------------------- shared run settings
+
+SAVED_CONFIG = "train_config.json"  # a resumable run's settings, in its run folder
+
+
+@dataclasses.dataclass
+class RunSettings:
+    """Where a training command writes its run and reads the real datasets."""
+
+    name: str = opt("", "run name: the run folder is <out_dir>/<name> (default: default-<timestamp>)")
+    out_dir: str = opt("runs", "folder that holds the run folders")
+    data_dir: str = opt("", "root of the real datasets (default: $MINILM_DATA)")
+
+    _reuse_hint: ClassVar[str] = "pass another --name"
+
+    def run_folder(self, default_prefix: str = "default") -> Path:
+        """The run folder ``<out_dir>/<name>`` (without --name: ``<default_prefix>-<timestamp>``), not
+        yet created.  A folder that already holds files is refused: no earlier run is ever overwritten."""
+        run_dir = Path(self.out_dir) / (self.name or f"{default_prefix}-{datetime.now():%Y%m%d-%H%M%S}")
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise UserError(f"{run_dir} already holds a run; {self._reuse_hint}")
+        return run_dir
+
+
+@dataclasses.dataclass
+class ResumableRunSettings(RunSettings):
+    """:class:`RunSettings` plus continuing a killed run: a new run saves its settings in the run folder
+    (``train_config.json``) and ``--resume`` refuses to continue it with other ones."""
+
+    resume: bool = opt(False, "continue the run <out_dir>/<name> from its checkpoints")
+    progress: bool = opt(True, "show progress bars")
+
+    _reuse_hint: ClassVar[str] = "pass --resume to continue it or another --name"
+
+    def run_folder(self, default_prefix: str = "default") -> Path:
+        if not self.resume:
+            return super().run_folder(default_prefix)
+        if not self.name:
+            raise UserError("--resume needs --name of the run to continue")
+        run_dir = Path(self.out_dir) / self.name
+        saved = run_dir / SAVED_CONFIG
+        if not saved.is_file():
+            raise UserError(f"--resume: no run at {run_dir} (expected {saved})")
+        before = json.loads(saved.read_text(encoding="utf-8"))
+        now = config_to_dict(self)
+        changed = [k for k in now if k not in ("resume", "progress") and before.get(k) != now[k]]
+        if changed:
+            k = changed[0]
+            raise UserError(f"--resume: --{k}={now[k]!r} differs from the run's {before.get(k)!r} ({saved})")
+        return run_dir
+
+    def start_run(self, run_dir: Path) -> None:
+        """Create the run folder; a new run (not --resume) saves these settings in it."""
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not self.resume:
+            atomic_write_bytes(run_dir / SAVED_CONFIG, json.dumps(config_to_dict(self), indent=2).encode())

@@ -37,12 +37,12 @@ import jax
 import numpy as np
 from flax import nnx
 
-from minilm.config import config_from_dict, config_to_dict, opt
+from minilm.config import ResumableRunSettings, config_from_dict, opt
 from minilm.data.registry import load_dataset
 from minilm.errors import UserError
 from minilm.metrics.perplexity import perplexity
 from minilm.models.elmo import BiLM, BiLMConfig, bilm_loss, bilm_nll, char_ids, elmo_layers
-from minilm.pipeline import run_folder, save_model
+from minilm.pipeline import resume_phase, save_model
 from minilm.train import checkpoint
 from minilm.train.loop import TrainConfig, fit
 from minilm.train.runlog import MetricsLog
@@ -51,16 +51,12 @@ UNK, EOS = "<unk>", "<eos>"
 
 
 @dataclass
-class Config:
+class Config(ResumableRunSettings):
     """Settings of ``train.py elmo`` (``python train.py elmo --help``)."""
 
-    name: str = opt("", "run name: the run folder is <out_dir>/<name> (default: default-<timestamp>)")
-    out_dir: str = opt("runs", "folder that holds the run folders")
-    resume: bool = opt(False, "continue the run <out_dir>/<name> from its checkpoint")
     data: str = opt("world", "training text: a dataset name (world, wikitext2, wikipedia_en) or a .txt file")
     train_split: str = opt("train", "split of --data to train on (wikitext2 has only dev and test)")
     valid: str = opt("", "held-out text: a split of --data or a .txt file (default: dev, valid or test)")
-    data_dir: str = opt("", "root of the real datasets (default: $MINILM_DATA)")
     seed: int = opt(0, "seed for initialisation and dropout")
     # model
     encoder: str = opt("word", "token encoder", choices=("word", "char"))
@@ -88,7 +84,6 @@ class Config:
     clip_norm: float = opt(1.0, "global gradient-norm clipping (0 = off)")
     eval_every: int = opt(200, "steps between held-out evaluations")
     max_eval_tokens: int = opt(50000, "held-out tokens evaluated during training (0 = all)")
-    progress: bool = opt(True, "show a progress bar")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -441,7 +436,7 @@ def train_config(cfg: Config) -> TrainConfig:
 
 
 def run(cfg: Config) -> int:
-    run_dir = run_folder(cfg)
+    run_dir = cfg.run_folder()
     train_text, held_text = _texts(cfg)
     train_tokens = line_tokens(train_text)
     vocab = Vocab.build(train_tokens, cfg.vocab_size)
@@ -452,11 +447,7 @@ def run(cfg: Config) -> int:
     batches = WindowBatches(TokenStream.of(train_tokens, vocab), cfg.batch_size, cfg.seq_len, max_chars)
     held = TokenStream.of(line_tokens(held_text), vocab)
     during = eval_batches(held, cfg.batch_size, cfg.seq_len, max_chars, cfg.max_eval_tokens)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not cfg.resume:
-        checkpoint.atomic_write_bytes(
-            run_dir / "train_config.json", json.dumps(config_to_dict(cfg), indent=2).encode()
-        )
+    cfg.start_run(run_dir)
 
     model = BiLM(bilm_cfg, rngs=nnx.Rngs(cfg.seed))
     evaluate = bilm_evaluator(model)
@@ -476,7 +467,7 @@ def run(cfg: Config) -> int:
         train_config(cfg),
         run_dir,
         eval_fn=eval_fn,
-        resume=cfg.resume and (run_dir / "checkpoints" / "elmo.safetensors").exists(),
+        resume=resume_phase(cfg, run_dir, "elmo"),
         phase="elmo",
     )
     save_bilm(run_dir, model, vocab)

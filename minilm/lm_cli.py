@@ -26,7 +26,6 @@ The run folder ``<out_dir>/<name>`` has the layout of the default run (:mod:`min
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from minilm.config import config_to_dict, opt
+from minilm.config import ResumableRunSettings, opt
 from minilm.data.batches import LMBatches
 from minilm.data.registry import Dataset, load_dataset
 from minilm.data.tokenizer import CLS, MASK, SEP, encode_stream, load_tokenizer, train_bpe, train_char
@@ -53,7 +52,6 @@ from minilm.pipeline import (
     lm_text,
     phase_config,
     resume_phase,
-    run_folder,
     save_model,
 )
 from minilm.train.loop import fit
@@ -65,14 +63,10 @@ PHASE = "pretrain"
 
 
 @dataclass
-class Config:
+class Config(ResumableRunSettings):
     """Settings of ``train.py lm`` (``python train.py lm --help``)."""
 
-    name: str = opt("", "run name: the run folder is <out_dir>/<name> (default: default-<timestamp>)")
-    out_dir: str = opt("runs", "folder that holds the run folders")
-    resume: bool = opt(False, "continue the run <out_dir>/<name> from its checkpoint")
     data: str = opt("world", "training text: a dataset of task lm (see docs/data.md) or a text file")
-    data_dir: str = opt("", "root of the real datasets (default: $MINILM_DATA)")
     seed: int = opt(0, "seed for initialisation, data order, masking and dropout")
     arch: str = opt("gpt", "gpt: causal LM; bert: masked LM", choices=ARCHITECTURES)
     tokenizer: str = opt("bpe", "bpe: byte-level BPE; char: one token per character", choices=TOKENIZERS)
@@ -94,7 +88,6 @@ class Config:
     eval_every: int = opt(200, "steps between held-out evaluations and checkpoints")
     max_eval: int = opt(2000, "cap on held-out windows evaluated during training (the final one uses all)")
     pppl_windows: int = opt(32, "BERT: held-out windows scored by pseudo-perplexity at the end")
-    progress: bool = opt(True, "show a progress bar")
 
 
 # ------------------------------------------------------------------------------------------------ BERT
@@ -228,7 +221,7 @@ def run(cfg: Config) -> int:
         raise UserError(f"--max_len={cfg.max_len}: BERT rows need room for <cls>, one token and <sep>")
     if not 0.0 < cfg.mask_prob < 1.0:
         raise UserError(f"--mask_prob={cfg.mask_prob}: must be in (0, 1)")
-    run_dir = run_folder(cfg)
+    run_dir = cfg.run_folder()
 
     # data and tokenizer: everything that can fail on bad input happens before the run folder is made
     dataset, train_lines, held_lines = _corpus(cfg)
@@ -252,9 +245,8 @@ def run(cfg: Config) -> int:
         batches = MLMBatches(train_stream, cfg.batch_size, cfg.max_len, cfg.seed, vocab_size, cfg.mask_prob)
         evaluate = mlm_evaluator(model, cfg.max_len, vocab_size, cfg.mask_prob, cfg.seed)
     evaluate(model, held_stream, 1)  # a held-out text too short for one window fails here, not after training
-    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.start_run(run_dir)
     if not cfg.resume:
-        atomic_write_bytes(run_dir / "train_config.json", json.dumps(config_to_dict(cfg), indent=2).encode())
         atomic_write_bytes(tok_path, tokenizer.to_str().encode())
 
     t0 = time.perf_counter()

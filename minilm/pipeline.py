@@ -23,7 +23,6 @@ import functools
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import jax
@@ -32,7 +31,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from minilm.config import config_to_dict, opt
+from minilm.config import ResumableRunSettings, opt
 from minilm.data.batches import ExampleBatches, LMBatches
 from minilm.data.registry import Dataset, load_dataset
 from minilm.data.tokenizer import encode_padded, encode_stream, load_tokenizer, train_bpe
@@ -47,15 +46,11 @@ from minilm.train.runlog import MetricsLog
 
 
 @dataclass
-class Config:
+class Config(ResumableRunSettings):
     """Settings of the default run (``python train.py --help``)."""
 
-    name: str = opt("", "run name: the run folder is <out_dir>/<name> (default: default-<timestamp>)")
-    out_dir: str = opt("runs", "folder that holds the run folders")
-    resume: bool = opt(False, "continue the run <out_dir>/<name> from its checkpoints")
     corpus: str = opt("world", "pretraining text: a dataset name (see docs/data.md) or a text file")
     task: str = opt("world_sentiment", "classification task to fine-tune on: a dataset name or a file")
-    data_dir: str = opt("", "root of the real datasets (default: $MINILM_DATA)")
     seed: int = opt(0, "seed for initialisation, data order and dropout")
     # model
     vocab_size: int = opt(1024, "BPE vocabulary size")
@@ -78,32 +73,9 @@ class Config:
     clip_norm: float = opt(1.0, "global gradient-norm clipping (0 = off)")
     eval_every: int = opt(200, "steps between evaluations in each phase")
     max_eval: int = opt(2000, "cap on held-out examples/windows evaluated during training")
-    progress: bool = opt(True, "show progress bars")
 
 
 # ------------------------------------------------------------------------------------------- the run
-
-
-def run_folder(cfg: Config) -> Path:
-    """The run folder (not yet created); refuses to reuse a folder without --resume, so nothing in an
-    existing run is ever overwritten."""
-    name = cfg.name or "default-" + datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = Path(cfg.out_dir) / name
-    saved = run_dir / "train_config.json"
-    if cfg.resume:
-        if not cfg.name:
-            raise UserError("--resume needs --name of the run to continue")
-        if not saved.is_file():
-            raise UserError(f"--resume: no run at {run_dir} (expected {saved})")
-        before = json.loads(saved.read_text(encoding="utf-8"))
-        now = config_to_dict(cfg)
-        changed = [k for k in now if k not in ("resume", "progress") and before.get(k) != now[k]]
-        if changed:
-            k = changed[0]
-            raise UserError(f"--resume: --{k}={now[k]!r} differs from the run's {before.get(k)!r} ({saved})")
-    elif run_dir.exists() and any(run_dir.iterdir()):
-        raise UserError(f"{run_dir} already holds a run; pass --resume to continue it or another --name")
-    return run_dir
 
 
 def lm_text(dataset: Dataset, flag: str = "--corpus") -> tuple[list[str], list[str]]:
@@ -155,7 +127,7 @@ def _task_splits(dataset: Dataset, seed: int) -> tuple[list[dict], list[dict], l
 
 def run(cfg: Config) -> int:
     t_start = time.perf_counter()
-    run_dir = run_folder(cfg)
+    run_dir = cfg.run_folder()
 
     # 1. data, 2. tokenizer: everything that can fail on bad input happens before the run folder is made
     data_dir = cfg.data_dir or None
@@ -175,10 +147,8 @@ def run(cfg: Config) -> int:
     test_arrays = encode(test_ex, where=f"{cfg.task} test")
     train_arrays, dev_arrays, test_arrays = _trim_padding(train_arrays, dev_arrays, test_arrays)
     clf_batches = ExampleBatches(train_arrays, cfg.finetune_batch, cfg.seed)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.start_run(run_dir)
     if not cfg.resume:
-        config_json = json.dumps(config_to_dict(cfg), indent=2)
-        atomic_write_bytes(run_dir / "train_config.json", config_json.encode())
         atomic_write_bytes(tok_path, tokenizer.to_str().encode())
 
     # 3. pretraining ------------------------------------------------------------------------------
@@ -264,7 +234,7 @@ def run(cfg: Config) -> int:
     return 0
 
 
-def resume_phase(cfg: Config, run_dir: Path, phase: str) -> bool:
+def resume_phase(cfg: ResumableRunSettings, run_dir: Path, phase: str) -> bool:
     """Resume ``phase`` from its checkpoint if it has one; a phase killed before its first checkpoint
     starts over, and the log lines it left are dropped."""
     if not cfg.resume:

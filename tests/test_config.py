@@ -1,12 +1,24 @@
-"""Config dataclasses: defaults < TOML < flags, typed values, and one clear error for each bad input."""
+"""Config dataclasses: defaults < TOML < flags, typed values, and one clear error for each bad input;
+the shared run settings and their run folder."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
 from dataclasses import dataclass
 
 import pytest
 
-from minilm.config import config_from_dict, config_help, config_to_dict, opt, parse_config
+from minilm.config import (
+    ResumableRunSettings,
+    RunSettings,
+    config_from_dict,
+    config_help,
+    config_to_dict,
+    opt,
+    parse_config,
+)
 from minilm.errors import UserError
 
 
@@ -83,3 +95,60 @@ def test_help_lists_every_field_with_default(capsys):
 def test_round_trip_through_json_dict():
     cfg = Demo(steps=3, widths=(9,))
     assert config_from_dict(Demo, config_to_dict(cfg), "config.json") == cfg
+
+
+# ------------------------------------------------------------------------------------ run settings
+
+
+@dataclass
+class Vectors(RunSettings):
+    out_dir: str = opt("runs/vectors", "folder that holds the run folders")
+    dim: int = opt(100, "vector size")
+
+
+@dataclass
+class Trainer(ResumableRunSettings):
+    d_model: int = opt(32, "hidden size")
+
+
+def test_run_settings_come_first_and_a_subclass_may_change_a_default():
+    assert [f.name for f in dataclasses.fields(Trainer)] == [
+        "name", "out_dir", "data_dir", "resume", "progress", "d_model",
+    ]  # fmt: skip
+    assert [f.name for f in dataclasses.fields(Vectors)] == ["name", "out_dir", "data_dir", "dim"]
+    assert "--out_dir=str  [runs/vectors]" in config_help(Vectors, "train.py vectors")
+    assert parse_config(Trainer, ["--resume", "--progress=false"]) == Trainer(resume=True, progress=False)
+    with pytest.raises(UserError, match="unknown flag --resume"):
+        parse_config(Vectors, ["--resume"])  # a command without checkpoints has no --resume
+
+
+def test_run_folder_is_named_and_never_reused(tmp_path):
+    assert Vectors(out_dir=str(tmp_path), name="a").run_folder() == tmp_path / "a"
+    unnamed = Vectors(out_dir=str(tmp_path)).run_folder(default_prefix="cbow")
+    assert re.fullmatch(r"cbow-\d{8}-\d{6}", unnamed.name) and unnamed.parent == tmp_path
+    (tmp_path / "a").mkdir()
+    assert Vectors(out_dir=str(tmp_path), name="a").run_folder() == tmp_path / "a"  # empty: fine
+    (tmp_path / "a" / "vectors.bin").write_bytes(b"")
+    with pytest.raises(UserError, match="already holds a run; pass another --name$"):
+        Vectors(out_dir=str(tmp_path), name="a").run_folder()
+    with pytest.raises(UserError, match="already holds a run; pass --resume to continue it or another"):
+        Trainer(out_dir=str(tmp_path), name="a").run_folder()
+
+
+def test_resume_needs_the_same_settings(tmp_path):
+    cfg = Trainer(out_dir=str(tmp_path), name="r")
+    run_dir = cfg.run_folder()
+    cfg.start_run(run_dir)
+    assert json.loads((run_dir / "train_config.json").read_text()) == config_to_dict(cfg)
+    again = dataclasses.replace(cfg, resume=True, progress=False)  # resume and progress may change
+    assert again.run_folder() == run_dir
+    (run_dir / "train_config.json").write_text("{}")
+    again.start_run(run_dir)  # a resumed run keeps the saved settings
+    assert (run_dir / "train_config.json").read_text() == "{}"
+    (run_dir / "train_config.json").write_text(json.dumps(config_to_dict(cfg)))
+    with pytest.raises(UserError, match=r"--resume: --d_model=64 differs from the run's 32"):
+        dataclasses.replace(again, d_model=64).run_folder()
+    with pytest.raises(UserError, match="--resume needs --name"):
+        Trainer(out_dir=str(tmp_path), resume=True).run_folder()
+    with pytest.raises(UserError, match="--resume: no run at"):
+        Trainer(out_dir=str(tmp_path), name="other", resume=True).run_folder()

@@ -12,7 +12,8 @@ about 0.40, as gensim (``bench/vectors.py``).
 
 The run folder ``<out_dir>/<name>``: ``vectors.safetensors`` + ``vectors.vocab.json`` (all methods;
 fastText also its n-gram rows, for OOV words), ``vectors.bin`` (word2vec binary, readable by gensim's
-``KeyedVectors.load_word2vec_format(..., binary=True)``), ``config.json`` and ``report.json``.
+``KeyedVectors.load_word2vec_format(..., binary=True)``), ``config.json`` and ``report.json``; a folder
+that already holds a run is refused (pass another ``--name``).
 Text is whitespace-tokenised (after lowercasing unless ``--lowercase=false``): give pre-tokenised text,
 e.g. the corpora of ``prep_wikipedia_en.py``.
 """
@@ -24,11 +25,10 @@ import json
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from minilm.config import config_to_dict, opt
+from minilm.config import RunSettings, config_to_dict, opt
 from minilm.data.registry import load_dataset
 from minilm.errors import UserError
 from minilm.vectors import fasttext, glove, word2vec
@@ -43,12 +43,13 @@ BATCHING = {"skipgram": (64, 64), "cbow": (256, 16), "fasttext": (64, 64), "glov
 
 
 @dataclass
-class Config:
-    method: str = opt("skipgram", "training method", choices=METHODS)
-    data: str = opt("world", "training text: a dataset name (world, wikitext2, ...) or a text file")
-    data_dir: str = opt("", "root of the real datasets (default: $MINILM_DATA)")
+class Config(RunSettings):
+    """Settings of ``train.py vectors`` (``python train.py vectors --help``)."""
+
     name: str = opt("", "run name: the run folder is <out_dir>/<name> (default: <method>-<timestamp>)")
     out_dir: str = opt("runs/vectors", "folder that holds the run folders")
+    method: str = opt("skipgram", "training method", choices=METHODS)
+    data: str = opt("world", "training text: a dataset name (world, wikitext2, ...) or a text file")
     lowercase: bool = opt(True, "lowercase the text before splitting on whitespace")
     min_count: int = opt(5, "drop words seen fewer times")
     max_vocab: int = opt(0, "keep only the most frequent words (0 = no limit)")
@@ -148,7 +149,7 @@ def world_evaluation(kv: KeyedVectors) -> dict:
 
 def run(cfg: Config) -> int:
     log = None if cfg.json else (lambda msg: print(msg, file=sys.stderr))
-    run_dir = Path(cfg.out_dir) / (cfg.name or f"{cfg.method}-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir = cfg.run_folder(default_prefix=cfg.method)
     sentences = read_sentences(cfg.data, cfg.data_dir, cfg.lowercase)
     kv, figures = train_vectors(cfg, sentences, log)
     report = {"method": cfg.method, "data": cfg.data, **figures}
