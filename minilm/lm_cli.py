@@ -14,7 +14,8 @@
   stay, and the loss is the cross-entropy of the original tokens at the chosen positions
   (:mod:`minilm.models.masking`).  No next-sentence prediction (as RoBERTa).  Reported: held-out MLM loss
   under a fixed masking, and pseudo-perplexity (Salazar et al. 2020, "Masked Language Model Scoring",
-  eq. 2): every token masked in turn, ``PPPL = exp(-1/N sum_t log p(x_t | x_{\\t}))``.
+  eq. 2): every token masked in turn, ``PPPL = exp(-1/N sum_t log p(x_t | x_{\\t}))``
+  (:func:`minilm.models.masking.pseudo_log_likelihood`, as ``evaluate.py perplexity`` for a BERT).
 - Tokenizer: byte-level BPE (:func:`minilm.data.tokenizer.train_bpe`) or one token per character
   (:func:`minilm.data.tokenizer.train_char`); either is saved as ``tokenizer.json``.
 
@@ -43,7 +44,7 @@ from minilm.data.tokenizer import CLS, MASK, SEP, encode_stream, load_tokenizer,
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
 from minilm.metrics.perplexity import perplexity
-from minilm.models.masking import mask_tokens
+from minilm.models.masking import mask_tokens, pseudo_log_likelihood
 from minilm.models.transformer import BERT, GPT, TransformerConfig, count_params
 from minilm.pipeline import (
     EVAL_BATCH,
@@ -172,26 +173,6 @@ def mlm_evaluator(model: BERT, seq_len: int, vocab_size: int, p: float, seed: in
     return evaluate
 
 
-def pseudo_log_likelihood(model: BERT, rows: np.ndarray) -> tuple[float, int]:
-    """Summed ``log p(x_t | x_{\\t})`` over the inner tokens of ``rows`` (B, T) (``<cls>``/``<sep>`` at the
-    ends are context only) and the number of tokens scored.  Row b is copied T - 2 times, copy t with
-    token t replaced by ``<mask>``: one (T - 2, T) batch per row."""
-    graphdef, state = nnx.split(model)
-    _, t = rows.shape
-    inner = np.arange(1, t - 1)  # (T - 2,) the positions scored
-
-    @jax.jit
-    def row_pll(state, row):  # (T,) -> ()
-        copies = jnp.tile(row[None, :], (t - 2, 1))  # (T-2, T)
-        copies = copies.at[jnp.arange(t - 2), inner].set(MASK)
-        logits = nnx.merge(graphdef, state)(copies)  # (T-2, T, V)
-        log_p = jax.nn.log_softmax(logits[jnp.arange(t - 2), inner], axis=-1)  # (T-2, V)
-        return jnp.sum(jnp.take_along_axis(log_p, row[inner][:, None], axis=1))
-
-    total = sum(float(row_pll(state, jnp.asarray(row))) for row in rows)
-    return total, len(rows) * (t - 2)
-
-
 # ------------------------------------------------------------------------------------------------- run
 
 
@@ -276,7 +257,8 @@ def run(cfg: Config) -> int:
     else:
         width = cfg.max_len - 2
         n = min(cfg.pppl_windows, len(held_stream) // width)
-        pll, scored = pseudo_log_likelihood(model, with_cls_sep(held_stream[: n * width].reshape(n, width)))
+        rows = with_cls_sep(held_stream[: n * width].reshape(n, width))  # (n, max_len)
+        pll, scored = pseudo_log_likelihood(model, rows, MASK, EVAL_BATCH)
         summary["pseudo_perplexity"] = perplexity(-pll, scored)
         summary["pseudo_perplexity_tokens"] = scored
     summary["train_seconds"] = round(train_seconds, 1)

@@ -20,6 +20,7 @@ from minilm.config import parse_config
 from minilm.data.tokenizer import CLS, EOS, MASK, SEP, train_char
 from minilm.errors import run_cli
 from minilm.generate_cli import load_lm
+from minilm.models.masking import pseudo_log_likelihood
 from minilm.train import checkpoint
 
 TINY = [
@@ -192,7 +193,7 @@ def test_pseudo_log_likelihood_against_a_loop(bert_run):
     nnx.update(model, checkpoint.unflatten(nnx.state(model, nnx.Param), arrays, "", "bert"))
     rows = lm_cli.with_cls_sep(np.array([[7, 8, 9, 10], [11, 7, 7, 12]]))
     assert rows[0].tolist() == [CLS, 7, 8, 9, 10, SEP]
-    total, n = lm_cli.pseudo_log_likelihood(model, rows)
+    total, n = pseudo_log_likelihood(model, rows, MASK, batch_size=3)  # 8 copies: a partial last batch
     forward = jax.jit(lambda tokens: jax.nn.log_softmax(model(tokens), axis=-1))  # (1, 6) -> (1, 6, V)
     expected = 0.0
     for row in rows:  # reference: mask one position at a time

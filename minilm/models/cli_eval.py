@@ -4,11 +4,14 @@
 and ``model.safetensors``, ``tokenizer.json`` beside them or one folder up; a default run's ``lm/``), a
 Hugging Face GPT-2/BERT folder, or ``hf:<repo_id>``.  Text is tokenised with the model's own tokenizer.
 
-- ``perplexity``: ``exp(NLL / tokens)`` of a causal LM.  Without ``--per-line`` the file is one token
-  stream scored in non-overlapping windows of the context length; with it every line is one sequence
-  (truncated to the context length).  As in ``transformers``, the first token of each window/sequence
-  has no context and is not scored.  minilm models see text as trained: each line followed by
-  ``<eos>`` (and, per line, preceded by one); a Hugging Face model reads the file's text as is.
+- ``perplexity``: ``exp(NLL / tokens)`` of a causal LM; for a masked LM (BERT) the pseudo-perplexity
+  ``exp(-PLL / tokens)``, every token scored with only itself masked (Salazar et al. 2020; see
+  :mod:`minilm.models.masking`).  Without ``--per-line`` the file is one token stream scored in
+  non-overlapping windows of the context length; with it every line is one sequence (truncated to the
+  context length).  As in ``transformers``, the first token of each window/sequence of a causal LM has
+  no context and is not scored; a BERT window/sequence is wrapped in ``[CLS] .. [SEP]`` (minilm:
+  ``<cls> .. <sep>``), which are context only.  minilm models see text as trained: each line followed
+  by ``<eos>`` (and, per line, a GPT's preceded by one); a Hugging Face model reads the file's text as is.
 - ``embed``: sentence embeddings (mean of the last hidden states over real tokens, L2-normalised;
   Reimers & Gurevych 2019) of each input line, saved as a (N, D) float32 ``.npy``.
 - ``similarity``: cosine similarity of the two sentences of each STS pair against the gold scores,
@@ -32,11 +35,12 @@ from tokenizers import Tokenizer
 
 from minilm.data.formats import read_lines, read_text
 from minilm.data.registry import load_dataset
-from minilm.data.tokenizer import EOS, encode_stream, load_tokenizer
+from minilm.data.tokenizer import CLS, EOS, MASK, SEP, encode_stream, load_tokenizer
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
 from minilm.metrics.similarity import pearson, spearman
 from minilm.models.hf import load_hf, sentence_embeddings
+from minilm.models.masking import pseudo_log_likelihood
 from minilm.models.transformer import BERT, GPT, Transformer, TransformerConfig
 from minilm.train import checkpoint
 
@@ -121,38 +125,72 @@ def score_sequences(model: GPT, sequences: list[list[int]], batch_size: int = 8)
     return total, count
 
 
+def bert_special_ids(loaded: LoadedModel) -> tuple[int, int, int]:
+    """The ``[CLS]``, ``[SEP]`` and ``[MASK]`` ids of a BERT's tokenizer (minilm: ``<cls>``, ``<sep>``,
+    ``<mask>``)."""
+    if loaded.origin == "minilm":
+        return CLS, SEP, MASK
+    ids = tuple(loaded.tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[MASK]"))
+    if None in ids:
+        raise UserError(
+            "the model's tokenizer.json has no [CLS], [SEP] or [MASK] token: a BERT needs all three"
+        )
+    return ids
+
+
 def perplexity_sequences(loaded: LoadedModel, path: Path, per_line: bool) -> list[list[int]]:
     """The token sequences to score (see the module docstring)."""
     tok, context = loaded.tokenizer, loaded.model.cfg.max_len
     ours = loaded.origin == "minilm"
+    causal = isinstance(loaded.model, GPT)
+    if causal:
+        begin, end = ([EOS] if ours and per_line else []), []
+    else:
+        cls, sep, _ = bert_special_ids(loaded)
+        begin, end = [cls], [sep]
+    width = context - len(begin) - len(end)  # tokens of text per sequence
     if per_line:
         lines = [line for line in read_lines(path) if line.strip()]
-        encoded = [e.ids for e in tok.encode_batch(lines)] if lines else []
-        seqs = [([EOS, *ids, EOS] if ours else ids)[:context] for ids in encoded]
+        encoded = [e.ids for e in tok.encode_batch(lines, add_special_tokens=False)] if lines else []
+        texts = [(ids + [EOS] if ours else ids)[:width] for ids in encoded]
     else:
-        stream = encode_stream(tok, read_lines(path)) if ours else np.asarray(tok.encode(read_text(path)).ids)
-        seqs = [stream[i : i + context].tolist() for i in range(0, len(stream), context)]
-    seqs = [s for s in seqs if len(s) >= 2]
+        stream = (
+            encode_stream(tok, read_lines(path))
+            if ours
+            else np.asarray(tok.encode(read_text(path), add_special_tokens=False).ids)
+        )
+        texts = [stream[i : i + width].tolist() for i in range(0, len(stream), width)]
+    context_only = 1 if causal else 2  # not scored: a causal LM's first token, a BERT's [CLS] and [SEP]
+    seqs = [seq for t in texts if len(seq := begin + t + end) > context_only]
     if not seqs:
-        raise UserError(f"{path}: no text to score (need at least 2 tokens in a window or line)")
+        raise UserError(f"{path}: no text to score (no window or line has a token to score)")
     return seqs
 
 
 def run_perplexity(args: argparse.Namespace) -> int:
     loaded = load_model(args.model)
-    if not isinstance(loaded.model, GPT):
+    if not isinstance(loaded.model, (GPT, BERT)):
         raise UserError(
-            f"--model={args.model} is a masked LM (BERT): perplexity needs a causal LM; "
-            "train.py lm --arch=bert reports pseudo-perplexity for BERT models"
+            f"--model={args.model} is a bare encoder (no language-model head): "
+            "perplexity needs a GPT or a BERT with its masked-LM head"
         )
     seqs = perplexity_sequences(loaded, Path(args.data), args.per_line)
-    nll, tokens = score_sequences(loaded.model, seqs, args.batch_size)
-    result = {"perplexity": math.exp(nll / tokens), "nll_per_token": nll / tokens, "tokens": tokens}
+    if isinstance(loaded.model, GPT):
+        kind, (nll, tokens) = "causal", score_sequences(loaded.model, seqs, args.batch_size)
+    else:
+        pll, tokens = pseudo_log_likelihood(loaded.model, seqs, bert_special_ids(loaded)[2], args.batch_size)
+        kind, nll = "pseudo", -pll
+    result = {
+        "kind": kind,
+        "perplexity": math.exp(nll / tokens),
+        "nll_per_token": nll / tokens,
+        "tokens": tokens,
+    }
     if args.json:
         print(json.dumps(result))
     else:
         print(
-            f"perplexity {result['perplexity']:.4f}  "
+            f"{'pseudo-' if kind == 'pseudo' else ''}perplexity {result['perplexity']:.4f}  "
             f"(NLL {result['nll_per_token']:.4f} nats/token, {tokens:,} tokens)"
         )
     return 0
@@ -220,10 +258,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.set_defaults(run=run)
         return parser
 
-    p = command("perplexity", "perplexity of a causal LM (ours or GPT-2) on a text file", run_perplexity)
+    p = command(
+        "perplexity",
+        "perplexity of a causal LM or pseudo-perplexity of a masked LM (ours, GPT-2, BERT) on a text file",
+        run_perplexity,
+    )
     p.add_argument("--data", required=True, help="UTF-8 text file")
     p.add_argument("--per-line", action="store_true", help="score each line as its own sequence")
-    p.add_argument("--batch-size", type=int, default=8, help="windows/lines per forward pass (default 8)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        help="windows/lines (BERT: masked copies, one per token) per forward pass (default 8)",
+    )
     p = command("embed", "sentence embeddings (mean pooling, L2-normalised) of each line, as .npy", run_embed)
     p.add_argument("--input", required=True, help="UTF-8 text file, one sentence per line")
     p.add_argument("--out", required=True, help="output .npy file, (sentences, dim) float32")
