@@ -170,45 +170,65 @@ def test_glove_adagrad_step_matches_glove_c():
     the biases with fdiff -- here on entries with distinct rows (duplicates add up in a batch)."""
     rng = np.random.default_rng(5)
     p = glove.init_params(8, 3, seed=0)
-    p = p._replace(g_w=p.g_w + jnp.asarray(rng.uniform(0, 2, size=(8, 3)), jnp.float32))
+    noisy_sums = np.asarray(p.words).copy()
+    noisy_sums[:, 4:] += rng.uniform(0, 2, size=(8, 4))  # AdaGrad sums != 1 for the word side
+    p = p._replace(words=jnp.asarray(noisy_sums))
     rows, cols = np.array([0, 1, 2], np.int32), np.array([3, 4, 5], np.int32)
     x = np.array([2.0, 150.0, 0.5], np.float32)
-    n = jax.tree.map(lambda a: np.asarray(a, np.float64).copy(), p)
+    (w, b, g_w, g_b), (wc, bc, g_wc, g_bc) = (
+        [np.array(a, np.float64) for a in glove.unpack(side)] for side in p
+    )
     for r, c, xi in zip(rows, cols, x, strict=True):
-        diff = n.w[r] @ n.w_ctx[c] + n.b[r] + n.b_ctx[c] - np.log(xi)
+        diff = w[r] @ wc[c] + b[r] + bc[c] - np.log(xi)
         fdiff = 0.05 * min((xi / 100) ** 0.75, 1.0) * diff
-        g1, g2 = fdiff * n.w_ctx[c], fdiff * n.w[r]
-        n.w[r] -= g1 / np.sqrt(n.g_w[r])
-        n.w_ctx[c] -= g2 / np.sqrt(n.g_w_ctx[c])
-        n.b[r] -= fdiff / np.sqrt(n.g_b[r])
-        n.b_ctx[c] -= fdiff / np.sqrt(n.g_b_ctx[c])
-        n.g_w[r] += g1**2
-        n.g_w_ctx[c] += g2**2
-        n.g_b[r] += fdiff**2
-        n.g_b_ctx[c] += fdiff**2
+        g1, g2 = fdiff * wc[c], fdiff * w[r]
+        w[r] -= g1 / np.sqrt(g_w[r])
+        wc[c] -= g2 / np.sqrt(g_wc[c])
+        b[r] -= fdiff / np.sqrt(g_b[r])
+        bc[c] -= fdiff / np.sqrt(g_bc[c])
+        g_w[r] += g1**2
+        g_wc[c] += g2**2
+        g_b[r] += fdiff**2
+        g_bc[c] += fdiff**2
     padded = glove.Entries(np.append(rows, 0), np.append(cols, 0), np.append(x, 0.0).astype(np.float32))
     new = jax.jit(glove.adagrad_step, static_argnums=(2, 3, 4))(
         p, jax.tree.map(jnp.asarray, padded), 100.0, 0.75, 0.05
     )
-    for got, want in zip(new, n, strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    got = [*glove.unpack(new.words), *glove.unpack(new.contexts)]
+    for g, want in zip(got, (w, b, g_w, g_b, wc, bc, g_wc, g_bc), strict=True):
+        np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(glove.word_vectors(new), w + wc, rtol=1e-6)
 
 
-def test_cooccurrence_counts_match_a_direct_count():
+def test_glove_mean_cost_is_the_loss_over_entries():
+    p = glove.init_params(5, 3, seed=1)
+    co = glove.Cooccurrences(
+        np.array([0, 1, 4], np.int32), np.array([2, 3, 4], np.int32), np.array([3.0, 120.0, 0.5])
+    )
+    (w, b, _, _), (wc, bc, _, _) = (glove.unpack(side) for side in p)
+    want = glove.glove_loss(
+        w[co.rows], wc[co.cols], b[co.rows], bc[co.cols], jnp.asarray(co.counts), 100.0, 0.75
+    )
+    settings = glove.GloVeSettings(dim=3)
+    np.testing.assert_allclose(glove.mean_cost(p, co, settings, chunk=2), float(want) / 3, rtol=1e-5)
+
+
+@pytest.mark.parametrize("window", [2, 11])
+def test_cooccurrence_counts_match_a_direct_count(window):
     from minilm.vectors.vocab import build_vocab_and_corpus
 
-    sentences = [["a", "b", "c", "a"], ["b", "a"], ["c", "c", "b", "a", "b"]]
+    sentences = [["a", "b", "c", "a"], ["b", "a"], ["c", "c", "b", "a", "b"], list("abcabcbbaccabcab")]
     vocab, corpus = build_vocab_and_corpus(sentences, min_count=1)
     idx = vocab.index
     expected = np.zeros((3, 3))
     for s in sentences:
         for i in range(len(s)):
-            for d in range(1, 3):
+            for d in range(1, window + 1):
                 if i - d >= 0:
                     expected[idx[s[i - d]], idx[s[i]]] += 1 / d
                     expected[idx[s[i]], idx[s[i - d]]] += 1 / d
     for chunk in (2, 100):  # chunks that cut sentences count the same
-        co = glove.cooccurrences(corpus, 3, window=2, chunk_tokens=chunk)
+        co = glove.cooccurrences(corpus, 3, window=window, chunk_tokens=chunk)
         got = np.zeros((3, 3))
         got[co.rows, co.cols] = co.counts
         np.testing.assert_allclose(got, expected)
