@@ -245,7 +245,10 @@ class ResumableRunSettings(RunSettings):
         saved = run_dir / SAVED_CONFIG
         if not saved.is_file():
             raise UserError(f"--resume: no run at {run_dir} (expected {saved})")
-        before = json.loads(saved.read_text(encoding="utf-8"))
+        try:
+            before = json.loads(saved.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise UserError(f"{saved}: not valid JSON ({e})") from None
         now = config_to_dict(self)
         changed = [k for k in now if k not in ("resume", "progress") and before.get(k) != now[k]]
         if changed:

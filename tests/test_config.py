@@ -148,6 +148,9 @@ def test_resume_needs_the_same_settings(tmp_path):
     (run_dir / "train_config.json").write_text(json.dumps(config_to_dict(cfg)))
     with pytest.raises(UserError, match=r"--resume: --d_model=64 differs from the run's 32"):
         dataclasses.replace(again, d_model=64).run_folder()
+    (run_dir / "train_config.json").write_text("{")
+    with pytest.raises(UserError, match=r"train_config.json: not valid JSON"):
+        again.run_folder()
     with pytest.raises(UserError, match="--resume needs --name"):
         Trainer(out_dir=str(tmp_path), resume=True).run_folder()
     with pytest.raises(UserError, match="--resume: no run at"):
