@@ -6,7 +6,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -90,6 +93,18 @@ def test_help_lists_every_field_with_default(capsys):
         "--widths=int,...  [3,4]",
     ]:
         assert line in out
+
+
+def test_help_into_a_closed_pipe_is_quiet():
+    """`train.py --help | head -1`: the reader leaves before the help is written -> no traceback."""
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, str(root / "train.py"), "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 1
+    assert err == ""
 
 
 def test_round_trip_through_json_dict():
