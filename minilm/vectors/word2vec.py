@@ -151,19 +151,27 @@ def skipgram_step(params: Params, b: Batch) -> Params:
 
 
 def cbow_step(params: Params, b: Batch) -> Params:
-    """CBOW: the mean of the context vectors predicts the centre against K noise words."""
+    """CBOW: the mean of the context vectors predicts the centre against K noise words.
+
+    :func:`ns_grads` with M = 1, written with (B, J, D) products and sums: XLA on a CPU runs this form
+    about 1.4x faster.  Empty context slots point past the last row, where the gather reads zeros and
+    the scatter drops the update."""
     valid = b.contexts >= 0  # (B, 2r)
-    contexts = jnp.where(valid, b.contexts, 0)
-    count = valid.sum(1, keepdims=True)  # (B, 1)
-    x = gather(params.w_in, contexts) * valid[:, :, None]  # (B, 2r, D)
-    h = x.sum(1, keepdims=True) / jnp.maximum(count, 1)[:, :, None]  # (B, 1, D)
-    targets, counts = _centre_and_noise(b)  # (B, 1+K)
-    weights = (counts & (count > 0)).astype(jnp.float32)[:, None, :]  # (B, 1, 1+K)
-    labels = jnp.zeros((1, 1, targets.shape[1])).at[:, :, 0].set(1.0)
-    u = gather(params.w_out, targets)  # (B, 1+K, D)
-    dh, du = ns_grads(h, u, labels, weights)
-    dx = jnp.where(valid[:, :, None], -b.lr * dh, 0.0)  # every context word gets all of dL/dh
-    return Params(scatter_add(params.w_in, contexts, dx), scatter_add(params.w_out, targets, -b.lr * du))
+    contexts = jnp.where(valid, b.contexts, params.w_in.shape[0])
+    count = valid.sum(1)  # (B,)
+    x = params.w_in.at[contexts].get(mode="fill", fill_value=0.0)  # (B, 2r, D)
+    h = x.sum(1) / jnp.maximum(count, 1)[:, None]  # (B, D)
+    targets, counts = _centre_and_noise(b)  # (B, J = 1 + K)
+    weights = (counts & (count > 0)[:, None]).astype(jnp.float32)  # (B, J)
+    labels = (jnp.arange(targets.shape[1]) == 0).astype(jnp.float32)[None, :]  # (1, J): the centre is 1
+    u = gather(params.w_out, targets)  # (B, J, D)
+    e = weights * (jax.nn.sigmoid(jnp.sum(h[:, None, :] * u, axis=-1)) - labels)  # (B, J)
+    dh = jnp.sum(e[:, :, None] * u, axis=1)  # (B, D)
+    du = e[:, :, None] * h[:, None, :]  # (B, J, D)
+    dx = jnp.broadcast_to(-b.lr * dh[:, None, :], x.shape)  # every context word gets all of dL/dh
+    return Params(
+        params.w_in.at[contexts].add(dx, mode="drop"), scatter_add(params.w_out, targets, -b.lr * du)
+    )
 
 
 @partial(jax.jit, static_argnums=0, donate_argnums=1)
