@@ -28,20 +28,21 @@ def time_steps(model, loss_fn, batch, cfg: pipeline.Config, steps: int, repeats:
     graphdef, params, frozen = nnx.split(model, nnx.Param, ...)
     train_cfg = pipeline.phase_config(cfg, 1000, len(batch["tokens"]), 1e-3)
     tx = make_optimizer(learning_rate_schedule(1e-3, 1000), clip_norm=1.0)
-    step_fn = make_train_step(graphdef, loss_fn, tx, train_cfg)
     opt_state = tx.init(params)
+    step_fn = make_train_step(graphdef, loss_fn, tx, train_cfg, (params, frozen, opt_state))
+    p, f, o = (jax.tree.leaves(tree) for tree in (params, frozen, opt_state))
     t0 = time.perf_counter()
-    params, opt_state, loss, _, _ = step_fn(params, frozen, opt_state, batch, 0)
+    p, o, loss, _, _ = step_fn(p, f, o, batch, 0)
     jax.block_until_ready(loss)
     compile_s = time.perf_counter() - t0
     timings = []
     for r in range(repeats):
         t0 = time.perf_counter()
         for s in range(steps):
-            params, opt_state, loss, _, _ = step_fn(params, frozen, opt_state, batch, 1 + r * steps + s)
+            p, o, loss, _, _ = step_fn(p, f, o, batch, 1 + r * steps + s)
         jax.block_until_ready(loss)
         timings.append((time.perf_counter() - t0) / steps)
-    nnx.update(model, params)  # the step donated the model's old buffers
+    nnx.update(model, jax.tree.unflatten(jax.tree.structure(params), p))  # the step donated the old buffers
     ms = 1000 * statistics.median(timings)
     tokens = batch["tokens"].size
     return {
