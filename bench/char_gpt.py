@@ -11,7 +11,9 @@ differ (the anchor keeps its 2000-iteration cosine, ours decays over N), so a sh
 not the final loss.  ``--anchor-python ''`` runs ours only.  ``--threads N`` pins this process and the
 anchor to the first N CPUs (and gives the anchor ``--threads N``): on a machine shared with other jobs,
 ``--threads 1`` keeps PyTorch's thread pool from spinning against the other jobs, which otherwise
-slows it far more than XLA (seen here: 40x against 6x under a load of 8 on 2 cores).
+slows it far more than XLA (seen here: 40x against 6x under a load of 8 on 2 cores).  Ours trains as
+``train.py --cpu_devices=N`` does, N = ``--cpu-devices`` (default ``--threads``): the CPU split into N
+JAX devices, data-parallel over them (see :func:`minilm.train.parallel.use_cpu_devices`).
 
 Both sides, as ``torch_gpt_char.py``: 4 layers, 4 heads, 128 dims, block 64, batch 12, no biases
 (dense layers and LayerNorms), exact GELU, tied embeddings, no dropout, N(0, 0.02) init with residual
@@ -53,6 +55,7 @@ from minilm.data.batches import LMBatches  # noqa: E402
 from minilm.models.transformer import GPT, TransformerConfig  # noqa: E402
 from minilm.pipeline import lm_loss  # noqa: E402
 from minilm.train.loop import TrainConfig, fit  # noqa: E402
+from minilm.train.parallel import use_cpu_devices  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -176,7 +179,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1, help="alternating runs of each (medians reported)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2, help="CPUs for each side (the anchor's --threads)")
+    ap.add_argument("--cpu-devices", type=int, default=None,
+                    help="ours: train.py's --cpu_devices, data-parallel over this many CPU devices "
+                         "(default: --threads; 1 = one device)")  # fmt: skip
     args = ap.parse_args()
+    use_cpu_devices(args.threads if args.cpu_devices is None else args.cpu_devices)
     cpus = sorted(os.sched_getaffinity(0))
     if args.threads < len(cpus):  # before JAX starts its CPU client, so XLA sizes its thread pool to it
         os.sched_setaffinity(0, cpus[: args.threads])
@@ -202,12 +209,16 @@ def main() -> None:
         "iters": args.iters,
         "repeats": args.repeats,
         "threads": args.threads,
+        "cpu_devices": jax.device_count(),
         "jax": jax.__version__,
     }
     summary["ours"] = {k: median("ours", k) for k in (*keys, "compile_seconds")}
     rows = [("train seconds", "train_seconds"), ("ms / iteration (median)", "ms_per_iter_median"),
             ("val loss (200 batches)", "final_val_loss_200b")]  # fmt: skip
-    print(f"char GPT, TinyShakespeare: {args.iters} iters, {args.threads} threads, median of {args.repeats}")
+    print(
+        f"char GPT, TinyShakespeare: {args.iters} iters, {args.threads} threads, ours on "
+        f"{jax.device_count()} CPU device(s), median of {args.repeats}"
+    )
     if runs["anchor"]:
         summary["anchor"] = {k: median("anchor", k) for k in keys}
         summary["ratio_train_seconds"] = round(

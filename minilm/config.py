@@ -233,6 +233,11 @@ class ResumableRunSettings(RunSettings):
 
     resume: bool = opt(False, "continue the run <out_dir>/<name> from its checkpoints")
     progress: bool = opt(True, "show progress bars")
+    cpu_devices: int = opt(
+        1,
+        "without an accelerator: split the CPU into this many JAX devices and train data-parallel over "
+        "them (XLA runs one device's small matrix products on about one core; use the number of cores)",
+    )
 
     _reuse_hint: ClassVar[str] = "pass --resume to continue it or another --name"
 

@@ -1,8 +1,8 @@
 """Data-parallel training over 4 (simulated CPU) devices -- parameters replicated, or FSDP-sharded --
 equals single-device training on the same global batch: loss curves and final parameters agree to 1e-5.
 
-XLA's device count is fixed when JAX starts, so the comparison runs in a fresh process with
-``XLA_FLAGS=--xla_force_host_platform_device_count=4``.
+XLA's device count is fixed when JAX starts, so the comparison runs in a fresh process that first
+splits the CPU into 4 devices with ``use_cpu_devices`` (what ``train.py --cpu_devices=4`` does).
 """
 
 from __future__ import annotations
@@ -13,6 +13,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+from minilm.errors import UserError
+from minilm.train.parallel import use_cpu_devices
+
 SCRIPT = textwrap.dedent(
     """
     import json, sys, tempfile
@@ -20,6 +25,9 @@ SCRIPT = textwrap.dedent(
     from flax import nnx
     from minilm.train import checkpoint
     from minilm.train.loop import TrainConfig, fit
+    from minilm.train.parallel import use_cpu_devices
+
+    use_cpu_devices(4)
 
     class Net(nnx.Module):
         def __init__(self, rngs):
@@ -59,7 +67,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_four_devices_match_one_device():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300
     )
@@ -75,6 +83,11 @@ def test_four_devices_match_one_device():
         for name, value in one["params"].items():
             diff = max(abs(x - y) for x, y in zip(_flat(value), _flat(four["params"][name]), strict=True))
             assert diff <= 1e-5, (name, diff)
+
+
+def test_cpu_devices_must_be_positive():
+    with pytest.raises(UserError, match="--cpu_devices=0"):
+        use_cpu_devices(0)
 
 
 def _flat(x):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from minilm.config import parse_config
+from minilm.config import ResumableRunSettings, parse_config
 from minilm.errors import UserError
 
 # command name -> (module implementing Config + run, one-line description)
@@ -44,4 +44,8 @@ def main(argv: list[str]) -> int | None:
     if name == "pipeline":
         description += "\n\n" + _commands_help()
     cfg = parse_config(module.Config, argv, prog=f"train.py {name}", description=description)
+    if isinstance(cfg, ResumableRunSettings):  # before anything starts JAX's CPU client
+        from minilm.train.parallel import use_cpu_devices
+
+        use_cpu_devices(cfg.cpu_devices)
     return module.run(cfg)

@@ -13,8 +13,8 @@ gathers them for the forward/backward and reduce-scatters the gradients.
 
 Multi-host: call :func:`initialize_distributed` first on every host (``jax.distributed.initialize``
 reads the coordinator from the cluster environment or its arguments); ``jax.devices()`` then lists all
-hosts' devices and the same mesh code spans them.  On CPU, test with
-``XLA_FLAGS=--xla_force_host_platform_device_count=4`` (set before JAX starts).
+hosts' devices and the same mesh code spans them.  On a CPU, :func:`use_cpu_devices` (``train.py
+--cpu_devices=N``) splits the processor into N devices: for tests, and because it is faster (below).
 """
 
 from __future__ import annotations
@@ -67,6 +67,21 @@ def fsdp_sharding(tree: Any, mesh: Mesh, min_size: int = 2**14) -> Any:
         return NamedSharding(mesh, PartitionSpec(*parts))
 
     return jax.tree.map(spec, tree)
+
+
+def use_cpu_devices(n: int) -> None:
+    """Make the host CPU appear as ``n`` JAX devices (``jax_num_cpu_devices``); call before JAX starts.
+
+    XLA's CPU backend runs one program's small matrix products on about one core, so a small model
+    leaves the other cores idle.  With ``n`` CPU devices, data-parallel training (the mesh above) runs
+    ``n`` copies of the step side by side, each on its slice of the batch -- the same code path as
+    several GPUs.  Measured on 2 cores, char GPT of ``bench/char_gpt.py``: 2 devices take ~0.75x the
+    time per step of 1.  No effect on the devices of an accelerator backend.
+    """
+    if n < 1:
+        raise UserError(f"--cpu_devices={n}: must be >= 1")
+    if n > 1:
+        jax.config.update("jax_num_cpu_devices", n)
 
 
 def initialize_distributed(**kwargs: Any) -> None:
