@@ -128,7 +128,7 @@ class Trainer(ResumableRunSettings):
 
 def test_run_settings_come_first_and_a_subclass_may_change_a_default():
     assert [f.name for f in dataclasses.fields(Trainer)] == [
-        "name", "out_dir", "data_dir", "resume", "progress", "d_model",
+        "name", "out_dir", "data_dir", "resume", "progress", "cpu_devices", "d_model",
     ]  # fmt: skip
     assert [f.name for f in dataclasses.fields(Vectors)] == ["name", "out_dir", "data_dir", "dim"]
     assert "--out_dir=str  [runs/vectors]" in config_help(Vectors, "train.py vectors")
