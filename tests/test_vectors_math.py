@@ -86,27 +86,52 @@ def test_skipgram_step_is_sgd_on_the_window_loss():
 
 def test_cbow_step_follows_word2vec_c():
     """h = mean of the context vectors; output rows get -lr * dL/du; each context row gets all of
-    -lr * dL/dh (word2vec.c / gensim cbow_mean=1); noise words equal to the centre are skipped."""
-    params, b = _word2vec_case(np.random.default_rng(2))
-    negatives = np.asarray(b.negatives).copy()
-    negatives[0, 1] = b.centres[0]
-    b = b._replace(negatives=negatives)
+    -lr * dL/dh (word2vec.c / gensim cbow_mean=1).  The sub-batch shares K' noise words, each weighing
+    K/K'; a noise word equal to the centre is skipped; a centre without context trains nothing."""
+    params, b = _word2vec_case(np.random.default_rng(2), batch=4)
+    contexts = np.asarray(b.contexts).copy()
+    contexts[3] = -1  # no context word
+    noise = np.array([1, 5, 6, 5], np.int32)  # K' = 4 shared draws, one equal to centres 0 and 1
+    weight = np.float32(5 / 4)  # K = 5
+    centres = np.array([1, 1, 4, 2], np.int32)  # a repeated centre: its updates add up
+    b = b._replace(centres=centres, contexts=contexts, negatives=noise)
+    sb = word2vec.SharedNoiseBatch(b, weight)
     w_in, w_out = (np.asarray(p, np.float64) for p in params)
     exp_in, exp_out = w_in.copy(), w_out.copy()
     for i in range(3):
-        ctx = [c for c in b.contexts[i] if c >= 0]
+        ctx = [c for c in contexts[i] if c >= 0]
         h = w_in[ctx].mean(0)
-        targets = [(b.centres[i], 1.0)] + [(n, 0.0) for n in negatives[i] if n != b.centres[i]]
+        targets = [(b.centres[i], 1.0, 1.0)] + [(n, 0.0, weight) for n in noise if n != b.centres[i]]
         dh = np.zeros_like(h)
-        for t, label in targets:
-            e = _sigmoid(h @ w_out[t]) - label
+        for t, label, c in targets:
+            e = c * (_sigmoid(h @ w_out[t]) - label)
             dh += e * w_out[t]
             exp_out[t] -= b.lr * e * h
         for c in ctx:
             exp_in[c] -= b.lr * dh
-    new = jax.jit(word2vec.cbow_step)(params, jax.tree.map(jnp.asarray, b))
+    new = jax.jit(word2vec.cbow_step)(params, jax.tree.map(jnp.asarray, sb))
     np.testing.assert_allclose(new.w_in, exp_in, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(new.w_out, exp_out, rtol=1e-4, atol=1e-5)
+
+
+def test_cbow_shared_noise_batches():
+    """CBOW's stacks: K' draws per sub-batch from the noise distribution, weight K/K'."""
+    from minilm.vectors.vocab import AliasSampler
+    from minilm.vectors.windows import Chunk, WindowGroup
+
+    group = WindowGroup(1, np.arange(10, dtype=np.int32), np.zeros((10, 2), np.int32))
+    settings = word2vec.Settings(batch=4, steps_per_call=2, negative=5)
+    sampler = AliasSampler.build(np.array([0.0, 0.5, 0.5]))
+    stacks = list(
+        word2vec.calls_for_chunk(
+            Chunk(10, 10, [group]), sampler, settings, np.random.default_rng(0), (0, 1), 8
+        )
+    )
+    assert len(stacks) == 2  # 10 centres padded to 2 calls of 2 x 4
+    for sb in stacks:
+        assert sb.words.negatives.shape == (2, 8) and sb.words.centres.shape == (2, 4)
+        assert set(np.unique(sb.words.negatives)) <= {1, 2}
+        np.testing.assert_allclose(sb.noise_weight, [5 / 8, 5 / 8])
 
 
 def test_learning_rate_decays_linearly_to_alpha_1e_4():

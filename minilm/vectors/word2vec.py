@@ -19,21 +19,28 @@ with the closed-form gradients (word2vec.c's ``g = (label - f) * alpha``)::
   from 6 per context to 6 per window, which is what the speed on a CPU depends on.  A noise word
   equal to the centre is skipped (c = 0), as in word2vec.c.
 - CBOW (M = 1): ``h`` = mean of the input vectors of the context words (gensim's ``cbow_mean=1``);
-  outputs are the centre (label 1) and K fresh noise words; like word2vec.c and gensim, every context
-  word receives the whole ``dL/dh``.
+  outputs are the centre (label 1) and noise words; like word2vec.c and gensim, every context word
+  receives the whole ``dL/dh``.  word2vec.c draws K noise words per centre; here the ``B`` centres of a
+  sub-batch share ``K'`` draws (``shared_noise``, 16 for 256 centres), each weighing ``K / K'``: the
+  expected gradient is word2vec.c's, every (centre, noise) pair is still its own term, and the output
+  rows touched per centre drop from ``1 + K`` to ``1 + K'/B`` -- the CBOW counterpart of the skip-gram
+  sharing above (Ji et al. 2016 share noise words across a minibatch).  ``h . u`` for every centre and
+  noise word is then one (B, D) x (D, K') product.
 
 Training is minibatch SGD with sparse row updates: a jitted ``lax.scan`` over sub-batches of
 ``batch`` centres gathers the rows it needs, computes the closed-form gradients and scatter-adds
 ``-lr * grad`` back (duplicate rows in a sub-batch add up, as Hogwild updates would).  The learning
 rate decays linearly with the words processed, ``lr = alpha * max(1 - progress, 1e-4)``
-(word2vec.c).  Windows and noise words are made in numpy (:mod:`minilm.vectors.windows`) while the
-previous call runs.
+(word2vec.c).  Windows and noise words are made in numpy (:mod:`minilm.vectors.windows`) in a
+background thread while the jitted calls run.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
@@ -54,7 +61,10 @@ class Settings:
     window: int = 5  # maximum window radius (the sampled radius is uniform in 1..window)
     negative: int = 5  # noise words per context word (K)
     noise_draws: int = (
-        5  # skip-gram: noise words drawn per centre, shared by its contexts (each weighs K/this)
+        5  # fastText: noise words drawn per centre, shared by its contexts (each weighs K/this)
+    )
+    shared_noise: int = (
+        16  # CBOW: noise words drawn per sub-batch, shared by its centres (each weighs K/this)
     )
     sample: float = 1e-3  # subsampling threshold t (0 disables)
     epochs: int = 5
@@ -150,24 +160,34 @@ def skipgram_step(params: Params, b: Batch) -> Params:
     )
 
 
-def cbow_step(params: Params, b: Batch) -> Params:
-    """CBOW: the mean of the context vectors predicts the centre against K noise words.
+class SharedNoiseBatch(NamedTuple):
+    """CBOW's sub-batch: its centres share the noise words ``words.negatives`` (K',)."""
 
-    :func:`ns_grads` with M = 1, written with (B, J, D) products and sums: XLA on a CPU runs this form
-    about 1.4x faster.  Empty context slots point past the last row, where the gather reads zeros and
-    the scatter drops the update."""
+    words: Batch  # centres (B,), contexts (B, 2r), negatives (K',), lr
+    noise_weight: jax.Array  # () float32 K/K': the draws each shared noise word stands for
+
+
+def cbow_step(params: Params, sb: SharedNoiseBatch) -> Params:
+    """CBOW: the mean of the context vectors predicts the centre against the K' shared noise words.
+
+    Empty context slots point past the last row, where the gather reads zeros and the scatter drops
+    the update.  A centre without context words trains nothing (word2vec.c)."""
+    b, noise = sb.words, sb.words.negatives  # noise: (K',)
     valid = b.contexts >= 0  # (B, 2r)
     contexts = jnp.where(valid, b.contexts, params.w_in.shape[0])
     count = valid.sum(1)  # (B,)
     x = params.w_in.at[contexts].get(mode="fill", fill_value=0.0)  # (B, 2r, D)
     h = x.sum(1) / jnp.maximum(count, 1)[:, None]  # (B, D)
-    targets, counts = _centre_and_noise(b)  # (B, J = 1 + K)
-    weights = (counts & (count > 0)[:, None]).astype(jnp.float32)  # (B, J)
-    labels = (jnp.arange(targets.shape[1]) == 0).astype(jnp.float32)[None, :]  # (1, J): the centre is 1
-    u = gather(params.w_out, targets)  # (B, J, D)
-    e = weights * (jax.nn.sigmoid(jnp.sum(h[:, None, :] * u, axis=-1)) - labels)  # (B, J)
-    dh = jnp.sum(e[:, :, None] * u, axis=1)  # (B, D)
-    du = e[:, :, None] * h[:, None, :]  # (B, J, D)
+    targets = jnp.concatenate([b.centres, noise])  # (B + K',)
+    u = gather(params.w_out, targets)  # (B + K', D)
+    u_centre, u_noise = u[: len(b.centres)], u[len(b.centres) :]  # (B, D), (K', D)
+    live = count > 0  # (B,)
+    # e = c (sigma(h . u) - y): label 1 for the centre, 0 for a noise word (skipped if equal to the centre)
+    e_centre = jnp.where(live, jax.nn.sigmoid(jnp.sum(h * u_centre, axis=1)) - 1.0, 0.0)  # (B,)
+    counts = live[:, None] & (noise[None, :] != b.centres[:, None])  # (B, K')
+    e_noise = jnp.where(counts, sb.noise_weight * jax.nn.sigmoid(h @ u_noise.T), 0.0)  # (B, K')
+    dh = e_centre[:, None] * u_centre + e_noise @ u_noise  # (B, D)
+    du = jnp.concatenate([e_centre[:, None] * h, e_noise.T @ h])  # (B + K', D)
     dx = jnp.broadcast_to(-b.lr * dh[:, None, :], x.shape)  # every context word gets all of dL/dh
     return Params(
         params.w_in.at[contexts].add(dx, mode="drop"), scatter_add(params.w_out, targets, -b.lr * du)
@@ -200,11 +220,14 @@ def calls_for_chunk(
     settings: Settings,
     rng: np.random.Generator,
     progress: tuple[float, float],
+    shared_noise: int = 0,
 ):
     """Yield ``Batch`` stacks (S sub-batches each) for a chunk; ``progress`` = (at start, at end) in [0, 1].
 
-    Each radius group is padded to a whole number of calls with centres that have no context
-    (their updates are exactly zero).  The learning rate moves linearly through the chunk.
+    K noise words per centre, or with ``shared_noise`` = K' > 0 ``SharedNoiseBatch`` stacks whose
+    sub-batches share K' noise words.  Each radius group is padded to a whole number of calls with
+    centres that have no context (their updates are exactly zero).  The learning rate moves linearly
+    through the chunk.
     """
     s, b = settings.steps_per_call, settings.batch
     per_call = s * b
@@ -217,18 +240,46 @@ def calls_for_chunk(
         centres[:n] = group.centres
         contexts = np.full((padded, group.contexts.shape[1]), -1, np.int32)
         contexts[:n] = group.contexts
-        negatives = sampler.sample(rng, (padded, settings.negative))
+        noise_shape = (padded // b, shared_noise) if shared_noise else (padded, settings.negative)
+        negatives = sampler.sample(rng, noise_shape)
         at = done + np.minimum(np.arange(0, padded, b), n)  # position of each sub-batch in the chunk
         lr = learning_rate(settings.alpha, start + (end - start) * at / max(chunk.kept, 1))
         for c in range(padded // per_call):
-            rows = slice(c * per_call, (c + 1) * per_call)
-            yield Batch(
-                centres[rows].reshape(s, b),
-                contexts[rows].reshape(s, b, -1),
-                negatives[rows].reshape(s, b, -1),
-                lr[c * s : (c + 1) * s],
-            )
+            rows, subs = slice(c * per_call, (c + 1) * per_call), slice(c * s, (c + 1) * s)
+            noise = negatives[subs] if shared_noise else negatives[rows].reshape(s, b, -1)
+            words = Batch(centres[rows].reshape(s, b), contexts[rows].reshape(s, b, -1), noise, lr[subs])
+            if shared_noise:
+                yield SharedNoiseBatch(words, np.full(s, settings.negative / shared_noise, np.float32))
+            else:
+                yield words
         done += n
+
+
+class EpochEnd(NamedTuple):
+    epoch: int  # epochs done
+    effective_words: int  # centres trained so far
+
+
+def prefetch(items: Iterator, depth: int = 8) -> Iterator:
+    """Iterate ``items`` in a background thread, up to ``depth`` items ahead: the numpy work for the
+    next calls (windows, noise words; numpy releases the GIL) runs on the second core while the
+    jitted call runs.  The order, hence every random draw, is unchanged."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                ready.put(item)
+            ready.put(end)
+        except BaseException as error:  # handed to the consumer, raised there
+            ready.put(error)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (item := ready.get()) is not end:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def train(
@@ -239,22 +290,34 @@ def train(
     settings: Settings,
     log: Callable[[str], None] | None = None,
 ) -> tuple[Params, TrainStats]:
-    """Run ``settings.epochs`` epochs of ``step`` (:func:`skipgram_step` or :func:`cbow_step`)."""
+    """Run ``settings.epochs`` epochs of ``step`` (:func:`skipgram_step` or :func:`cbow_step`, which
+    takes sub-batches with shared noise words)."""
+    shared_noise = settings.shared_noise if step is cbow_step else 0
     keep = keep_probability(vocab.counts, settings.sample)
     sampler = AliasSampler.build(noise_distribution(vocab.counts))
     rng = np.random.default_rng(settings.seed)
     total = settings.epochs * len(corpus.ids)
-    seen = effective = 0
+
+    def work() -> Iterator:  # the stacks of sub-batches in order, and an EpochEnd after each epoch
+        seen = effective = 0
+        for epoch in range(settings.epochs):
+            for chunk in iterate_chunks(corpus, keep, settings.window, rng, settings.chunk_tokens):
+                progress = (seen / total, (seen + chunk.tokens) / total)
+                yield from calls_for_chunk(chunk, sampler, settings, rng, progress, shared_noise)
+                seen += chunk.tokens
+                effective += chunk.kept
+            yield EpochEnd(epoch + 1, effective)
+
     t0 = time.perf_counter()
-    for epoch in range(settings.epochs):
-        for chunk in iterate_chunks(corpus, keep, settings.window, rng, settings.chunk_tokens):
-            progress = (seen / total, (seen + chunk.tokens) / total)
-            for batches in calls_for_chunk(chunk, sampler, settings, rng, progress):
-                params = train_call(step, params, batches)
-            seen += chunk.tokens
-            effective += chunk.kept
-        if log:
-            jax.block_until_ready(params)
-            log(f"epoch {epoch + 1}/{settings.epochs}: {effective / (time.perf_counter() - t0):,.0f} words/s")
+    effective = 0
+    for item in prefetch(work()):
+        if isinstance(item, EpochEnd):
+            effective = item.effective_words
+            if log:
+                jax.block_until_ready(params)
+                words_per_second = effective / (time.perf_counter() - t0)
+                log(f"epoch {item.epoch}/{settings.epochs}: {words_per_second:,.0f} words/s")
+        else:
+            params = train_call(step, params, item)
     jax.block_until_ready(params)
     return params, TrainStats(effective, time.perf_counter() - t0)
