@@ -37,10 +37,12 @@ background thread while the jitted calls run.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
@@ -50,7 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from minilm.vectors.vocab import AliasSampler, Corpus, Vocab, keep_probability, noise_distribution
-from minilm.vectors.windows import Chunk, iterate_chunks
+from minilm.vectors.windows import Chunk, WindowGroup, iterate_chunks
 
 
 @dataclass(frozen=True)
@@ -255,6 +257,26 @@ def calls_for_chunk(
         done += n
 
 
+def compile_calls(step: Callable, params: Params, settings: Settings, shared_noise: int) -> None:
+    """Compile the jitted call for every window radius before training, on all cores at once (XLA
+    releases the GIL while compiling): ~0.5 s each, which the first chunk would pay one after another.
+    Each runs once on zero parameters and a centre without context words (a no-op update)."""
+    groups = [
+        WindowGroup(r, np.zeros(1, np.int32), np.full((1, 2 * r), -1, np.int32))
+        for r in range(1, settings.window + 1)
+    ]
+    sampler = AliasSampler.build(np.ones(1))
+    stacks = calls_for_chunk(
+        Chunk(1, 1, groups), sampler, settings, np.random.default_rng(0), (0, 1), shared_noise
+    )
+
+    def run(batches: Batch | SharedNoiseBatch) -> None:
+        jax.block_until_ready(train_call(step, jax.tree.map(jnp.zeros_like, params), batches))
+
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        list(pool.map(run, stacks))
+
+
 class EpochEnd(NamedTuple):
     epoch: int  # epochs done
     effective_words: int  # centres trained so far
@@ -309,6 +331,7 @@ def train(
             yield EpochEnd(epoch + 1, effective)
 
     t0 = time.perf_counter()
+    compile_calls(step, params, settings, shared_noise)
     effective = 0
     for item in prefetch(work()):
         if isinstance(item, EpochEnd):
