@@ -95,7 +95,8 @@ def test_cbow_step_follows_word2vec_c():
     weight = np.float32(5 / 4)  # K = 5
     centres = np.array([1, 1, 4, 2], np.int32)  # a repeated centre: its updates add up
     b = b._replace(centres=centres, contexts=contexts, negatives=noise)
-    sb = word2vec.SharedNoiseBatch(b, weight)
+    padded = np.pad(contexts, ((0, 0), (0, 2)), constant_values=-1)  # 2 slots past the window: unused
+    sb = word2vec.SharedNoiseBatch(b._replace(contexts=padded), weight, np.int32(contexts.shape[1]))
     w_in, w_out = (np.asarray(p, np.float64) for p in params)
     exp_in, exp_out = w_in.copy(), w_out.copy()
     for i in range(3):
@@ -115,11 +116,12 @@ def test_cbow_step_follows_word2vec_c():
 
 
 def test_cbow_shared_noise_batches():
-    """CBOW's stacks: K' draws per sub-batch from the noise distribution, weight K/K'."""
+    """CBOW's stacks: K' draws per sub-batch from the noise distribution, weight K/K', the contexts
+    padded to 2 * window slots, of which the first 2r are in use."""
     from minilm.vectors.vocab import AliasSampler
     from minilm.vectors.windows import Chunk, WindowGroup
 
-    group = WindowGroup(1, np.arange(10, dtype=np.int32), np.zeros((10, 2), np.int32))
+    group = WindowGroup(1, np.arange(10, dtype=np.int32), np.full((10, 2), 3, np.int32))
     settings = word2vec.Settings(batch=4, steps_per_call=2, negative=5)
     sampler = AliasSampler.build(np.array([0.0, 0.5, 0.5]))
     stacks = list(
@@ -132,6 +134,9 @@ def test_cbow_shared_noise_batches():
         assert sb.words.negatives.shape == (2, 8) and sb.words.centres.shape == (2, 4)
         assert set(np.unique(sb.words.negatives)) <= {1, 2}
         np.testing.assert_allclose(sb.noise_weight, [5 / 8, 5 / 8])
+        np.testing.assert_array_equal(sb.slots, [2, 2])
+        assert sb.words.contexts.shape == (2, 4, 10) and (sb.words.contexts[:, :, 2:] == -1).all()
+    assert (stacks[0].words.contexts[:, :, :2] == 3).all()
 
 
 def test_learning_rate_decays_linearly_to_alpha_1e_4():

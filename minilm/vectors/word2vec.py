@@ -21,7 +21,7 @@ with the closed-form gradients (word2vec.c's ``g = (label - f) * alpha``)::
 - CBOW (M = 1): ``h`` = mean of the input vectors of the context words (gensim's ``cbow_mean=1``);
   outputs are the centre (label 1) and noise words; like word2vec.c and gensim, every context word
   receives the whole ``dL/dh``.  word2vec.c draws K noise words per centre; here the ``B`` centres of a
-  sub-batch share ``K'`` draws (``shared_noise``, 16 for 256 centres), each weighing ``K / K'``: the
+  sub-batch share ``K'`` draws (``shared_noise``, 32 for 256 centres), each weighing ``K / K'``: the
   expected gradient is word2vec.c's, every (centre, noise) pair is still its own term, and the output
   rows touched per centre drop from ``1 + K`` to ``1 + K'/B`` -- the CBOW counterpart of the skip-gram
   sharing above (Ji et al. 2016 share noise words across a minibatch).  ``h . u`` for every centre and
@@ -65,9 +65,7 @@ class Settings:
     noise_draws: int = (
         5  # fastText: noise words drawn per centre, shared by its contexts (each weighs K/this)
     )
-    shared_noise: int = (
-        16  # CBOW: noise words drawn per sub-batch, shared by its centres (each weighs K/this)
-    )
+    shared_noise: int = 32  # CBOW: noise words drawn per sub-batch, shared by its centres (each: K/this)
     sample: float = 1e-3  # subsampling threshold t (0 disables)
     epochs: int = 5
     alpha: float = 0.025  # initial learning rate; decays linearly to alpha * 1e-4
@@ -163,23 +161,31 @@ def skipgram_step(params: Params, b: Batch) -> Params:
 
 
 class SharedNoiseBatch(NamedTuple):
-    """CBOW's sub-batch: its centres share the noise words ``words.negatives`` (K',)."""
+    """CBOW's sub-batch: its centres share the noise words ``words.negatives`` (K',), and every radius
+    has the same shape (one compilation): the contexts are padded to ``2 * window`` slots, of which
+    the first ``slots`` = 2r are the window's."""
 
-    words: Batch  # centres (B,), contexts (B, 2r), negatives (K',), lr
+    words: Batch  # centres (B,), contexts (B, 2 window), negatives (K',), lr
     noise_weight: jax.Array  # () float32 K/K': the draws each shared noise word stands for
+    slots: jax.Array  # () int32 2r: the context slots in use
 
 
 def cbow_step(params: Params, sb: SharedNoiseBatch) -> Params:
     """CBOW: the mean of the context vectors predicts the centre against the K' shared noise words.
 
-    Empty context slots point past the last row, where the gather reads zeros and the scatter drops
-    the update.  A centre without context words trains nothing (word2vec.c)."""
+    The context rows are gathered and updated one slot at a time (a loop over the ``slots`` in use):
+    no (B, 2r, D) array is made.  Empty slots point past the last row, where the gather reads zeros
+    and the scatter drops the update.  A centre without context words trains nothing (word2vec.c)."""
     b, noise = sb.words, sb.words.negatives  # noise: (K',)
-    valid = b.contexts >= 0  # (B, 2r)
+    valid = b.contexts >= 0  # (B, 2 window)
     contexts = jnp.where(valid, b.contexts, params.w_in.shape[0])
     count = valid.sum(1)  # (B,)
-    x = params.w_in.at[contexts].get(mode="fill", fill_value=0.0)  # (B, 2r, D)
-    h = x.sum(1) / jnp.maximum(count, 1)[:, None]  # (B, D)
+
+    def add_slot(slot: jax.Array, total: jax.Array) -> jax.Array:
+        return total + params.w_in.at[contexts[:, slot]].get(mode="fill", fill_value=0.0)
+
+    zeros = jnp.zeros((len(b.centres), params.w_in.shape[1]))
+    h = jax.lax.fori_loop(0, sb.slots, add_slot, zeros) / jnp.maximum(count, 1)[:, None]  # (B, D)
     targets = jnp.concatenate([b.centres, noise])  # (B + K',)
     u = gather(params.w_out, targets)  # (B + K', D)
     u_centre, u_noise = u[: len(b.centres)], u[len(b.centres) :]  # (B, D), (K', D)
@@ -190,10 +196,12 @@ def cbow_step(params: Params, sb: SharedNoiseBatch) -> Params:
     e_noise = jnp.where(counts, sb.noise_weight * jax.nn.sigmoid(h @ u_noise.T), 0.0)  # (B, K')
     dh = e_centre[:, None] * u_centre + e_noise @ u_noise  # (B, D)
     du = jnp.concatenate([e_centre[:, None] * h, e_noise.T @ h])  # (B + K', D)
-    dx = jnp.broadcast_to(-b.lr * dh[:, None, :], x.shape)  # every context word gets all of dL/dh
-    return Params(
-        params.w_in.at[contexts].add(dx, mode="drop"), scatter_add(params.w_out, targets, -b.lr * du)
-    )
+
+    def update_slot(slot: jax.Array, w_in: jax.Array) -> jax.Array:  # every context word gets all of dL/dh
+        return w_in.at[contexts[:, slot]].add(-b.lr * dh, mode="drop")
+
+    w_in = jax.lax.fori_loop(0, sb.slots, update_slot, params.w_in)
+    return Params(w_in, scatter_add(params.w_out, targets, -b.lr * du))
 
 
 @partial(jax.jit, static_argnums=0, donate_argnums=1)
@@ -227,9 +235,9 @@ def calls_for_chunk(
     """Yield ``Batch`` stacks (S sub-batches each) for a chunk; ``progress`` = (at start, at end) in [0, 1].
 
     K noise words per centre, or with ``shared_noise`` = K' > 0 ``SharedNoiseBatch`` stacks whose
-    sub-batches share K' noise words.  Each radius group is padded to a whole number of calls with
-    centres that have no context (their updates are exactly zero).  The learning rate moves linearly
-    through the chunk.
+    sub-batches share K' noise words (and whose contexts are padded to ``2 * window`` slots).  Each
+    radius group is padded to a whole number of calls with centres that have no context (their
+    updates are exactly zero).  The learning rate moves linearly through the chunk.
     """
     s, b = settings.steps_per_call, settings.batch
     per_call = s * b
@@ -240,8 +248,9 @@ def calls_for_chunk(
         padded = -(-n // per_call) * per_call
         centres = np.zeros(padded, np.int32)
         centres[:n] = group.centres
-        contexts = np.full((padded, group.contexts.shape[1]), -1, np.int32)
-        contexts[:n] = group.contexts
+        width = 2 * settings.window if shared_noise else 2 * group.radius
+        contexts = np.full((padded, width), -1, np.int32)
+        contexts[:n, : 2 * group.radius] = group.contexts
         noise_shape = (padded // b, shared_noise) if shared_noise else (padded, settings.negative)
         negatives = sampler.sample(rng, noise_shape)
         at = done + np.minimum(np.arange(0, padded, b), n)  # position of each sub-batch in the chunk
@@ -251,16 +260,18 @@ def calls_for_chunk(
             noise = negatives[subs] if shared_noise else negatives[rows].reshape(s, b, -1)
             words = Batch(centres[rows].reshape(s, b), contexts[rows].reshape(s, b, -1), noise, lr[subs])
             if shared_noise:
-                yield SharedNoiseBatch(words, np.full(s, settings.negative / shared_noise, np.float32))
+                weight = np.full(s, settings.negative / shared_noise, np.float32)
+                yield SharedNoiseBatch(words, weight, np.full(s, 2 * group.radius, np.int32))
             else:
                 yield words
         done += n
 
 
 def compile_calls(step: Callable, params: Params, settings: Settings, shared_noise: int) -> None:
-    """Compile the jitted call for every window radius before training, on all cores at once (XLA
-    releases the GIL while compiling): ~0.5 s each, which the first chunk would pay one after another.
-    Each runs once on zero parameters and a centre without context words (a no-op update)."""
+    """Compile the jitted call for every shape of stack (one per window radius; one for CBOW) before
+    training, on all cores at once (XLA releases the GIL while compiling) rather than one after another
+    inside the first chunk.  Each runs once on zero parameters and centres without context words (a
+    no-op update)."""
     groups = [
         WindowGroup(r, np.zeros(1, np.int32), np.full((1, 2 * r), -1, np.int32))
         for r in range(1, settings.window + 1)
@@ -269,12 +280,13 @@ def compile_calls(step: Callable, params: Params, settings: Settings, shared_noi
     stacks = calls_for_chunk(
         Chunk(1, 1, groups), sampler, settings, np.random.default_rng(0), (0, 1), shared_noise
     )
+    by_shape = {str(jax.tree.map(np.shape, batches)): batches for batches in stacks}
 
     def run(batches: Batch | SharedNoiseBatch) -> None:
         jax.block_until_ready(train_call(step, jax.tree.map(jnp.zeros_like, params), batches))
 
     with ThreadPoolExecutor(os.cpu_count()) as pool:
-        list(pool.map(run, stacks))
+        list(pool.map(run, by_shape.values()))
 
 
 class EpochEnd(NamedTuple):
