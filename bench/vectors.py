@@ -2,6 +2,7 @@
 
     python bench/vectors.py ../corpora/wiki_en_2m.txt                    # skip-gram, the anchor's settings
     python bench/vectors.py ../corpora/wiki_en_2m.txt --methods skipgram,cbow,fasttext,glove --repeats 3
+    python bench/vectors.py ../corpora/wiki_en_2m.txt --methods cbow --batch 512 --repeats 3  # other batching
 
 Corpora: ``python ../shared/anchors/prep_wikipedia_en.py ../shared/data/wikipedia_en/AA ../corpora``.
 Settings are those of ``../shared/anchors/gensim_sgns.py`` for every method: dim 100, window 5,
@@ -52,12 +53,13 @@ def evaluate(kv) -> dict:
     return out | {"analogy_acc_restrict30k": round(accuracy, 4)}
 
 
-def worker_minilm(method: str, corpus: list[str]) -> dict:
+def worker_minilm(method: str, corpus: list[str], batch: int, steps_per_call: int) -> dict:
     from minilm.vectors.cli import Config, train_vectors
 
     sentences = read_corpus(corpus)
     glove = {"window": 10, "epochs": 15} if method == "glove" else {}
-    cfg = Config(method=method, **(SETTINGS | glove))  # type: ignore[arg-type]
+    batching = {"batch": batch, "steps_per_call": steps_per_call}  # 0 = the CLI's default for the method
+    cfg = Config(method=method, **(SETTINGS | glove | batching))  # type: ignore[arg-type]
     kv, figures = train_vectors(cfg, sentences)
     return {"impl": "minilm", **figures, **evaluate(kv)}
 
@@ -123,7 +125,7 @@ def worker_anchor(corpus: list[str], workers: int) -> dict:
     }
 
 
-def spawn(impl: str, method: str, corpus: list[str], workers: int) -> dict:
+def spawn(impl: str, method: str, corpus: list[str], workers: int, batching: list[str]) -> dict:
     """Run one worker in a fresh process; returns its JSON result with its wall time and peak memory."""
     cmd = [
         sys.executable,
@@ -135,6 +137,7 @@ def spawn(impl: str, method: str, corpus: list[str], workers: int) -> dict:
         method,
         "--workers",
         str(workers),
+        *batching,
     ]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
@@ -178,13 +181,17 @@ def main() -> None:
         "--repeats", type=int, default=1, help="runs per implementation (the table shows medians)"
     )
     ap.add_argument("--workers", type=int, default=2, help="gensim worker threads")
+    ap.add_argument("--batch", type=int, default=0, help="minilm: sub-batch size (0 = the CLI's default)")
+    ap.add_argument(
+        "--steps_per_call", type=int, default=0, help="minilm: sub-batches per jitted call (0 = CLI default)"
+    )
     ap.add_argument("--json", default="", help="also write all runs to this JSON file")
     ap.add_argument("--worker", default="", help=argparse.SUPPRESS)  # internal: run one implementation
     args = ap.parse_args()
     methods = args.methods.split(",")
     if args.worker:
         if args.worker == "minilm":
-            result = worker_minilm(methods[0], args.corpus)
+            result = worker_minilm(methods[0], args.corpus, args.batch, args.steps_per_call)
         elif methods[0] == "skipgram":
             result = worker_anchor(args.corpus, args.workers)
         else:
@@ -195,19 +202,21 @@ def main() -> None:
         )
         print(json.dumps(result | {"peak_mb": round(peak / 1024, 1)}))
         return
+    batching = ["--batch", str(args.batch), "--steps_per_call", str(args.steps_per_call)]
     runs: dict[str, dict[str, list[dict]]] = {}
     for method in methods:
         impls = ["minilm"] if method == "glove" else ["gensim", "minilm"]
         for repeat in range(args.repeats):
             for impl in impls if repeat % 2 == 0 else impls[::-1]:
-                r = spawn(impl, method, args.corpus, args.workers)
+                r = spawn(impl, method, args.corpus, args.workers, batching)
                 runs.setdefault(method, {}).setdefault(impl, []).append(r)
                 print(f"# {method} {impl} run {repeat + 1}: {json.dumps(r)}", file=sys.stderr, flush=True)
     results = {m: {impl: median_row(rs) for impl, rs in by.items()} for m, by in runs.items()}
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
     print(
         f"corpus: {', '.join(args.corpus)}; {machine}; medians of {args.repeats} run(s); "
-        f"gensim workers={args.workers}\n"
+        f"gensim workers={args.workers}; minilm batch={args.batch or 'CLI default'}, "
+        f"steps_per_call={args.steps_per_call or 'CLI default'}\n"
     )
     print(table(results))
     if args.json:

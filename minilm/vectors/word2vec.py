@@ -21,7 +21,7 @@ with the closed-form gradients (word2vec.c's ``g = (label - f) * alpha``)::
 - CBOW (M = 1): ``h`` = mean of the input vectors of the context words (gensim's ``cbow_mean=1``);
   outputs are the centre (label 1) and noise words; like word2vec.c and gensim, every context word
   receives the whole ``dL/dh``.  word2vec.c draws K noise words per centre; here the ``B`` centres of a
-  sub-batch share ``K'`` draws (``shared_noise``, 32 for 256 centres), each weighing ``K / K'``: the
+  sub-batch share ``K'`` draws (``shared_noise`` = 16), each weighing ``K / K'``: the
   expected gradient is word2vec.c's, every (centre, noise) pair is still its own term, and the output
   rows touched per centre drop from ``1 + K`` to ``1 + K'/B`` -- the CBOW counterpart of the skip-gram
   sharing above (Ji et al. 2016 share noise words across a minibatch).  ``h . u`` for every centre and
@@ -65,7 +65,7 @@ class Settings:
     noise_draws: int = (
         5  # fastText: noise words drawn per centre, shared by its contexts (each weighs K/this)
     )
-    shared_noise: int = 32  # CBOW: noise words drawn per sub-batch, shared by its centres (each: K/this)
+    shared_noise: int = 16  # CBOW: noise words drawn per sub-batch, shared by its centres (each: K/this)
     sample: float = 1e-3  # subsampling threshold t (0 disables)
     epochs: int = 5
     alpha: float = 0.025  # initial learning rate; decays linearly to alpha * 1e-4
