@@ -236,7 +236,7 @@ class ResumableRunSettings(RunSettings):
     cpu_devices: int = opt(
         1,
         "without an accelerator: split the CPU into this many JAX devices and train data-parallel over "
-        "them (XLA runs one device's small matrix products on about one core; use the number of cores)",
+        "them (XLA runs one device's small matrix products on about one core; try the number of cores)",
     )
 
     _reuse_hint: ClassVar[str] = "pass --resume to continue it or another --name"
