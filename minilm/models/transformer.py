@@ -656,12 +656,42 @@ def pool(hidden: jax.Array, attention_mask: jax.Array | None, how: str) -> jax.A
 POOLINGS = ("last", "cls", "mean")
 
 
-class SequenceClassifier(nnx.Module):
-    """Pool the backbone's hidden states, dropout, linear head: logits (B, n_classes) (GPT §3.3, BERT §4).
+class TaskHead(nnx.Module):
+    """What the task heads below share: a backbone (taken from a GPT, BERT or bare Transformer; an LM
+    head would get no gradient and still be moved by weight decay), dropout and a linear layer
+    ``head`` (D -> n_out).  ``__call__`` runs the backbone and hands its float32 hidden states
+    (B, T, D) to the subclass's :meth:`readout`."""
 
-    ``backbone_model`` is a GPT, BERT or bare Transformer; only its backbone is kept (an LM head would get
-    no gradient and still be moved by weight decay).
-    """
+    def __init__(self, backbone_model: nnx.Module, n_out: int, *, dropout_rate: float | None, rngs: nnx.Rngs):
+        self.backbone = _backbone_of(backbone_model)
+        cfg = self.backbone.cfg
+        self.head = Dense(cfg.d_model, n_out, bias=True, std=cfg.init_std, dtype="float32", rngs=rngs)
+        self.rate = cfg.dropout if dropout_rate is None else dropout_rate
+
+    def __call__(
+        self,
+        tokens: jax.Array,
+        *,
+        attention_mask: jax.Array | None = None,
+        token_types: jax.Array | None = None,
+        kv_prefix: jax.Array | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> Any:
+        hidden = self.backbone(
+            tokens, attention_mask=attention_mask, token_types=token_types, kv_prefix=kv_prefix, rngs=rngs
+        )
+        return self.readout(hidden.astype(jnp.float32), attention_mask, rngs)
+
+    def project(self, x: jax.Array, rngs: nnx.Rngs | None) -> jax.Array:
+        """Dropout, then the linear head: (..., D) -> (..., n_out)."""
+        return self.head(dropout(x, self.rate, rngs))
+
+    def readout(self, hidden: jax.Array, attention_mask: jax.Array | None, rngs: nnx.Rngs | None) -> Any:
+        raise NotImplementedError
+
+
+class SequenceClassifier(TaskHead):
+    """Pool the backbone's hidden states, dropout, linear head: logits (B, n_classes) (GPT §3.3, BERT §4)."""
 
     def __init__(
         self,
@@ -674,29 +704,16 @@ class SequenceClassifier(nnx.Module):
     ):
         if pooling not in POOLINGS:
             raise UserError(f"pooling={pooling!r}: allowed values are {', '.join(POOLINGS)}")
-        self.backbone = _backbone_of(backbone_model)
-        cfg = self.backbone.cfg
-        self.head = Dense(cfg.d_model, n_classes, bias=True, std=cfg.init_std, dtype="float32", rngs=rngs)
+        super().__init__(backbone_model, n_classes, dropout_rate=dropout_rate, rngs=rngs)
         self.pooling = pooling
-        self.rate = cfg.dropout if dropout_rate is None else dropout_rate
 
-    def __call__(
-        self,
-        tokens: jax.Array,
-        *,
-        attention_mask: jax.Array | None = None,
-        token_types: jax.Array | None = None,
-        kv_prefix: jax.Array | None = None,
-        rngs: nnx.Rngs | None = None,
+    def readout(
+        self, hidden: jax.Array, attention_mask: jax.Array | None, rngs: nnx.Rngs | None
     ) -> jax.Array:
-        hidden = self.backbone(
-            tokens, attention_mask=attention_mask, token_types=token_types, kv_prefix=kv_prefix, rngs=rngs
-        )
-        pooled = pool(hidden.astype(jnp.float32), attention_mask, self.pooling)  # (B, D)
-        return self.head(dropout(pooled, self.rate, rngs))  # (B, n_classes)
+        return self.project(pool(hidden, attention_mask, self.pooling), rngs)  # (B, n_classes)
 
 
-class TokenClassifier(nnx.Module):
+class TokenClassifier(TaskHead):
     """Per-token labels (BERT §4.3, e.g. NER tags): dropout + linear head on every hidden state.
 
     Logits (B, T, n_labels); padded positions get logits too -- the loss must skip them.
@@ -705,27 +722,15 @@ class TokenClassifier(nnx.Module):
     def __init__(
         self, backbone_model: nnx.Module, n_labels: int, *, dropout_rate: float | None = None, rngs: nnx.Rngs
     ):
-        self.backbone = _backbone_of(backbone_model)
-        cfg = self.backbone.cfg
-        self.head = Dense(cfg.d_model, n_labels, bias=True, std=cfg.init_std, dtype="float32", rngs=rngs)
-        self.rate = cfg.dropout if dropout_rate is None else dropout_rate
+        super().__init__(backbone_model, n_labels, dropout_rate=dropout_rate, rngs=rngs)
 
-    def __call__(
-        self,
-        tokens: jax.Array,
-        *,
-        attention_mask: jax.Array | None = None,
-        token_types: jax.Array | None = None,
-        kv_prefix: jax.Array | None = None,
-        rngs: nnx.Rngs | None = None,
+    def readout(
+        self, hidden: jax.Array, attention_mask: jax.Array | None, rngs: nnx.Rngs | None
     ) -> jax.Array:
-        hidden = self.backbone(
-            tokens, attention_mask=attention_mask, token_types=token_types, kv_prefix=kv_prefix, rngs=rngs
-        )
-        return self.head(dropout(hidden.astype(jnp.float32), self.rate, rngs))  # (B, T, n_labels)
+        return self.project(hidden, rngs)  # (B, T, n_labels)
 
 
-class SpanExtractor(nnx.Module):
+class SpanExtractor(TaskHead):
     """Extractive QA (BERT §4.2, SQuAD): a start and an end vector score every token,
     ``P_start(i) = softmax_i(S · h_i)``, ``P_end(j) = softmax_j(E · h_j)``.
 
@@ -734,24 +739,12 @@ class SpanExtractor(nnx.Module):
     """
 
     def __init__(self, backbone_model: nnx.Module, *, dropout_rate: float | None = None, rngs: nnx.Rngs):
-        self.backbone = _backbone_of(backbone_model)
-        cfg = self.backbone.cfg
-        self.head = Dense(cfg.d_model, 2, bias=True, std=cfg.init_std, dtype="float32", rngs=rngs)
-        self.rate = cfg.dropout if dropout_rate is None else dropout_rate
+        super().__init__(backbone_model, 2, dropout_rate=dropout_rate, rngs=rngs)
 
-    def __call__(
-        self,
-        tokens: jax.Array,
-        *,
-        attention_mask: jax.Array | None = None,
-        token_types: jax.Array | None = None,
-        kv_prefix: jax.Array | None = None,
-        rngs: nnx.Rngs | None = None,
+    def readout(
+        self, hidden: jax.Array, attention_mask: jax.Array | None, rngs: nnx.Rngs | None
     ) -> tuple[jax.Array, jax.Array]:
-        hidden = self.backbone(
-            tokens, attention_mask=attention_mask, token_types=token_types, kv_prefix=kv_prefix, rngs=rngs
-        )
-        scores = self.head(dropout(hidden.astype(jnp.float32), self.rate, rngs))  # (B, T, 2)
+        scores = self.project(hidden, rngs)  # (B, T, 2)
         if attention_mask is not None:
             real = attention_mask.astype(bool)[:, :, None]  # (B, T, 1)
             scores = jnp.where(real, scores, jnp.finfo(jnp.float32).min)
