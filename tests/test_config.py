@@ -3,26 +3,33 @@ the shared run settings and their run folder."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from minilm.config import (
-    ResumableRunSettings,
-    RunSettings,
+    ConfigError,
+    above,
+    at_least,
     config_from_dict,
     config_help,
     config_to_dict,
+    in_range,
     opt,
     parse_config,
+    required,
+    sub,
 )
 from minilm.errors import UserError
+from minilm.train.run import RunConfig, run_folder, start_run
 
 
 @dataclass
@@ -56,7 +63,7 @@ def test_dash_and_underscore_are_the_same_key():
     "argv, message",
     [
         (["--stpes=3"], r"unknown flag --stpes \(did you mean --steps\?\); allowed: --steps, --lr"),
-        (["--steps=ten"], r"flag --steps='ten': expected an integer"),
+        (["--steps=ten"], r"^--steps='ten': expected an integer$"),
         (["--steps=1.5"], r"expected an integer"),
         (["--lr=fast"], r"expected a number"),
         (["--resume=maybe"], r"expected a boolean"),
@@ -112,61 +119,140 @@ def test_round_trip_through_json_dict():
     assert config_from_dict(Demo, config_to_dict(cfg), "config.json") == cfg
 
 
-# ------------------------------------------------------------------------------------ run settings
+# ------------------------------------------------------------------------------ composed configs
 
 
 @dataclass
-class Vectors(RunSettings):
-    out_dir: str = opt("runs/vectors", "folder that holds the run folders")
-    dim: int = opt(100, "vector size")
+class Model:
+    n_head: int = opt(4, "heads", check=at_least(1))
+    d_model: int = opt(32, "hidden size", check=at_least(1))
+    dropout: float = opt(0.1, "dropout", check=in_range(0, 1, high_open=True))
+
+    def check(self) -> None:
+        if self.d_model % self.n_head:
+            raise ConfigError("d_model", "must be divisible by {n_head}")
 
 
 @dataclass
-class Trainer(ResumableRunSettings):
-    d_model: int = opt(32, "hidden size")
+class Train:
+    steps: int = opt(10, "optimizer steps", check=at_least(1))
+    lr: float = opt(1e-3, "peak learning rate", check=above(0))
+    seed: int = opt(0, "seed")
 
 
-def test_run_settings_come_first_and_a_subclass_may_change_a_default():
-    assert [f.name for f in dataclasses.fields(Trainer)] == [
-        "name", "out_dir", "data_dir", "resume", "progress", "cpu_devices", "d_model",
-    ]  # fmt: skip
-    assert [f.name for f in dataclasses.fields(Vectors)] == ["name", "out_dir", "data_dir", "dim"]
-    assert "--out_dir=str  [runs/vectors]" in config_help(Vectors, "train.py vectors")
-    assert parse_config(Trainer, ["--resume", "--progress=false"]) == Trainer(resume=True, progress=False)
-    with pytest.raises(UserError, match="unknown flag --resume"):
-        parse_config(Vectors, ["--resume"])  # a command without checkpoints has no --resume
+@dataclass
+class Command:
+    run: RunConfig = sub(RunConfig, flat=True)
+    model: Model = sub(Model, "the model", d_model=64)
+    pretrain: Train = sub(Train, "pretraining", steps=80)
+    finetune: Train = sub(Train, "fine-tuning", steps=20)
+    data: str = opt("", "a file", check=required)
+    refs: tuple[str, ...] = opt((), "references")
+    ALIASES: ClassVar = {"pretrain_steps": "pretrain.steps", "seed": ("pretrain.seed", "finetune.seed")}
+    POSITIONAL: ClassVar = "data"
+
+
+def test_sections_take_dotted_flags_aliases_toml_tables_and_their_own_defaults(tmp_path):
+    cfg = parse_config(Command, ["--data=x"])
+    assert (cfg.model.d_model, cfg.pretrain.steps, cfg.finetune.steps, cfg.run.out_dir) == (
+        64,
+        80,
+        20,
+        "runs",
+    )
+    toml = tmp_path / "c.toml"
+    toml.write_text('name = "t"\n[finetune]\nlr = 0.5\n[model]\nn_head = 8\n')
+    cfg = parse_config(
+        Command, ["file.txt", "--config", str(toml), "--pretrain_steps=5", "--seed=3", "--model.dropout=0"]
+    )
+    assert cfg.data == "file.txt" and cfg.run.name == "t"
+    assert cfg.model == Model(n_head=8, d_model=64, dropout=0.0)
+    assert cfg.pretrain == Train(steps=5, seed=3) and cfg.finetune == Train(steps=20, lr=0.5, seed=3)
+    repeated = parse_config(Command, ["--data=x", "--refs", "a", "--refs=b,c"])
+    assert repeated.refs == ("a", "b", "c")
+    assert config_from_dict(Command, config_to_dict(cfg), "saved.json") == cfg
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model.d_model=30"], r"^--model.d_model=30: must be divisible by --model.n_head=4$"),
+        (["--model.n_head=0"], r"^--model.n_head=0: must be >= 1$"),
+        (["--pretrain_steps=0"], r"^--pretrain_steps=0: must be >= 1$"),
+        (["--finetune.lr=-1"], r"^--finetune.lr=-1.0: must be > 0$"),
+        (["--finetune.lr=inf"], r"^--finetune.lr=inf: must be a finite number$"),
+        (["--model.dropout=1"], r"^--model.dropout=1.0: must be in \[0, 1\)$"),
+        (["--modle.n_head=2"], r"unknown flag --modle.n_head \(did you mean --model.n_head\?\)"),
+        ([], r"^--data is required \(see --help\)$"),
+        (["a", "b"], r"unexpected argument 'b'"),
+    ],
+)
+def test_bad_values_name_the_flag_as_typed(argv, message):
+    with pytest.raises(UserError, match=message):
+        parse_config(
+            Command, argv if not argv or argv[0] in ("a",) or "data" in argv[0] else ["--data=x", *argv]
+        )
+
+
+def test_help_shows_sections_aliases_and_the_positional_argument():
+    text = config_help(Command, "train.py demo")
+    assert "usage: train.py demo DATA [--key=value ...]" in text
+    assert "[model] the model" in text and "  --model.d_model=int  [64]" in text
+    assert "  --pretrain.seed=int  [0] (also --seed)" in text
+    assert "  --name=str  []" in text  # a flat section: no prefix
+    assert text.index("--refs") < text.index("[model]")  # the command's own fields before the sections
+
+
+# ------------------------------------------------------------------------------------- run folders
 
 
 def test_run_folder_is_named_and_never_reused(tmp_path):
-    assert Vectors(out_dir=str(tmp_path), name="a").run_folder() == tmp_path / "a"
-    unnamed = Vectors(out_dir=str(tmp_path)).run_folder(default_prefix="cbow")
-    assert re.fullmatch(r"cbow-\d{8}-\d{6}", unnamed.name) and unnamed.parent == tmp_path
+    named = parse_config(Command, ["x", f"--out_dir={tmp_path}", "--name=a"])
+    assert run_folder(named, "demo") == tmp_path / "a"
+    unnamed = parse_config(Command, ["x", f"--out_dir={tmp_path}"])
+    folder = run_folder(unnamed, "demo")
+    assert re.fullmatch(r"demo-\d{8}-\d{6}", folder.name) and unnamed.run.name == folder.name
+    assert not folder.exists()  # checked, not created: a rejected command leaves nothing behind
     (tmp_path / "a").mkdir()
-    assert Vectors(out_dir=str(tmp_path), name="a").run_folder() == tmp_path / "a"  # empty: fine
-    (tmp_path / "a" / "vectors.bin").write_bytes(b"")
-    with pytest.raises(UserError, match="already holds a run; pass another --name$"):
-        Vectors(out_dir=str(tmp_path), name="a").run_folder()
+    assert run_folder(named, "demo") == tmp_path / "a"  # empty: fine
+    (tmp_path / "a" / "x.bin").write_bytes(b"")
     with pytest.raises(UserError, match="already holds a run; pass --resume to continue it or another"):
-        Trainer(out_dir=str(tmp_path), name="a").run_folder()
+        run_folder(named, "demo")
 
 
-def test_resume_needs_the_same_settings(tmp_path):
-    cfg = Trainer(out_dir=str(tmp_path), name="r")
-    run_dir = cfg.run_folder()
-    cfg.start_run(run_dir)
-    assert json.loads((run_dir / "train_config.json").read_text()) == config_to_dict(cfg)
-    again = dataclasses.replace(cfg, resume=True, progress=False)  # resume and progress may change
-    assert again.run_folder() == run_dir
-    (run_dir / "train_config.json").write_text("{}")
-    again.start_run(run_dir)  # a resumed run keeps the saved settings
-    assert (run_dir / "train_config.json").read_text() == "{}"
-    (run_dir / "train_config.json").write_text(json.dumps(config_to_dict(cfg)))
-    with pytest.raises(UserError, match=r"--resume: --d_model=64 differs from the run's 32"):
-        dataclasses.replace(again, d_model=64).run_folder()
+def test_resume_needs_the_same_settings_but_may_extend_steps(tmp_path):
+    cfg = parse_config(Command, ["x", f"--out_dir={tmp_path}"])  # no --name: the Quick-start case
+    run_dir = run_folder(cfg, "demo")
+    start_run(cfg, run_dir, "demo")
+    saved = json.loads((run_dir / "train_config.json").read_text())
+    assert saved["command"] == "demo" and saved["run"]["name"] == run_dir.name
+
+    def resumed(*flags):
+        return run_folder(parse_config(Command, ["x", f"--out_dir={tmp_path}", "--resume", *flags]), "demo")
+
+    assert resumed() == run_dir  # the newest run of this command
+    assert resumed(f"--name={run_dir.name}", "--progress=false", "--finetune.steps=40") == run_dir
+    with pytest.raises(UserError, match=r"--resume: --finetune.steps=10 differs from the run's 20"):
+        resumed("--finetune.steps=10")
+    with pytest.raises(UserError, match=r"--resume: --model.d_model=32 differs from the run's 64"):
+        resumed("--model.d_model=32")
+    with pytest.raises(UserError, match="--resume: no demo run in"):
+        run_folder(parse_config(Command, ["x", f"--out_dir={tmp_path / 'none'}", "--resume"]), "demo")
+    with pytest.raises(UserError, match="--resume: no run at"):
+        resumed("--name=other")
     (run_dir / "train_config.json").write_text("{")
     with pytest.raises(UserError, match=r"train_config.json: not valid JSON"):
-        again.run_folder()
-    with pytest.raises(UserError, match="--resume needs --name"):
-        Trainer(out_dir=str(tmp_path), resume=True).run_folder()
-    with pytest.raises(UserError, match="--resume: no run at"):
-        Trainer(out_dir=str(tmp_path), name="other", resume=True).run_folder()
+        resumed(f"--name={run_dir.name}")
+
+
+def test_resume_without_name_takes_the_newest_run_of_the_command(tmp_path):
+    folders = []
+    for name in ("old", "new"):
+        cfg = parse_config(Command, ["x", f"--out_dir={tmp_path}", f"--name={name}"])
+        folders.append(run_folder(cfg, "demo"))
+        start_run(cfg, folders[-1], "demo")
+    os.utime(folders[0] / "train_config.json", (time.time() - 60,) * 2)
+    other = parse_config(Command, ["x", f"--out_dir={tmp_path}", "--name=lm"])
+    start_run(other, run_folder(other, "lm"), "lm")  # another command's run is never picked
+    cfg = parse_config(Command, ["x", f"--out_dir={tmp_path}", "--resume"])
+    assert run_folder(cfg, "demo") == folders[1] and cfg.run.name == "new"

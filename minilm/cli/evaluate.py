@@ -1,34 +1,30 @@
-"""``python evaluate.py COMMAND ...``: metrics and model evaluations from the command line.
+"""``python evaluate.py COMMAND [--key=value ...]``: metrics and model evaluations.
 
-Each module in :data:`MODULES` has ``register(subparsers)``, which adds its commands with
-``parser.set_defaults(run=function)``; ``function(args)`` returns an exit code or None.
-Bad input raises :class:`~minilm.errors.UserError`: one line on stderr, exit code 2.
+Every command is a config dataclass and a ``run(cfg)`` function in a module of :mod:`minilm.cli`
+(see :mod:`minilm.cli.dispatch`); bad input is one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
+from minilm.cli.dispatch import Command, dispatch
 
-# module -> the commands it registers.  Only the module of the command asked for is imported, so a
-# metric (no JAX needed) starts in a fraction of a second.
-MODULES: dict[str, tuple[str, ...]] = {
-    "minilm.metrics.cli": ("bleu", "rouge", "classification", "squad", "ssa", "ssa-label", "correlation"),
-    "minilm.vectors.cli": ("vectors",),
-    "minilm.elmo_cli": ("context",),
-    "minilm.models.cli_eval": ("perplexity", "embed", "similarity"),
+COMMANDS: dict[str, Command] = {
+    "bleu": Command("minilm.cli.metrics", "corpus BLEU, sacreBLEU-compatible", "BleuConfig", "run_bleu"),
+    "rouge": Command("minilm.cli.metrics", "ROUGE-1/2/L/Lsum as rouge-score", "RougeConfig", "run_rouge"),
+    "classification": Command(
+        "minilm.cli.metrics",
+        "accuracy, P/R/F1, confusion matrix",
+        "ClassificationConfig",
+        "run_classification",
+    ),
+    "squad": Command("minilm.cli.metrics", "SQuAD v1.1 exact match and F1", "SquadConfig", "run_squad"),
+    "ssa": Command("minilm.cli.metrics", "Meena's SSA from human labels", "SsaConfig", "run_ssa"),
+    "ssa-label": Command("minilm.cli.ssa_label", "label responses for SSA in the terminal"),
+    "correlation": Command(
+        "minilm.cli.metrics", "Pearson and Spearman of two columns", "CorrelationConfig", "run_correlation"
+    ),
 }
 
 
-def build_parser(modules: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in modules:
-        importlib.import_module(name).register(sub)
-    return parser
-
-
 def main(argv: list[str]) -> int | None:
-    owner = [m for m, commands in MODULES.items() if argv and argv[0] in commands]
-    args = build_parser(owner or list(MODULES)).parse_args(argv)
-    return args.run(args)
+    return dispatch("evaluate.py", COMMANDS, argv)

@@ -20,10 +20,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from minilm.config import opt, required
 from minilm.errors import UserError
 from minilm.metrics.textio import read_jsonl
+
+
+@dataclass
+class Config:
+    """Label chatbot responses for SSA in the terminal, appending to a JSON Lines file."""
+
+    input: str = opt("", "JSONL with 'context' (string or list of turns) and 'response'", check=required)
+    output: str = opt("", "labels JSONL (appended to; labelling resumes where it stopped)", check=required)
+
+
+def run(cfg: Config) -> int:
+    return label_session(cfg.input, cfg.output)
+
 
 QUESTIONS = {
     "sensible": "Sensible? Does the response make sense in context?",
