@@ -54,12 +54,12 @@ def evaluate(kv) -> dict:
 
 
 def worker_minilm(method: str, corpus: list[str], batch: int, steps_per_call: int) -> dict:
-    from minilm.vectors.cli import Config, train_vectors
+    from minilm.vectors.train import VectorsConfig, train_vectors
 
     sentences = read_corpus(corpus)
     glove = {"window": 10, "epochs": 15} if method == "glove" else {}
     batching = {"batch": batch, "steps_per_call": steps_per_call}  # 0 = the CLI's default for the method
-    cfg = Config(method=method, **(SETTINGS | glove | batching))  # type: ignore[arg-type]
+    cfg = VectorsConfig(method=method, **(SETTINGS | glove | batching))  # type: ignore[arg-type]
     kv, figures = train_vectors(cfg, sentences)
     return {"impl": "minilm", **figures, **evaluate(kv)}
 

@@ -73,28 +73,50 @@ def sub(component: Callable[..., Any], help: str = "", *, flat: bool = False, **
     )
 
 
+def _check(test: Callable[[Any], bool], problem: str, bad_examples: tuple) -> Check:
+    """A check, with values it refuses attached (``bad_examples``: the tests try each one)."""
+
+    def check(value: Any) -> str | None:
+        return None if test(value) else problem
+
+    check.bad_examples = bad_examples
+    return check
+
+
 def at_least(low: float) -> Check:
-    return lambda v: None if v >= low else f"must be >= {low}"
+    return _check(lambda v: v >= low, f"must be >= {low}", (low - 1,))
 
 
 def above(low: float) -> Check:
-    return lambda v: None if v > low else f"must be > {low}"
+    return _check(lambda v: v > low, f"must be > {low}", (low,))
 
 
 def in_range(low: float, high: float, *, high_open: bool = False) -> Check:
     """``low <= v <= high`` (``< high`` with ``high_open``)."""
     bracket = ")" if high_open else "]"
+    return _check(
+        lambda v: low <= v and (v < high if high_open else v <= high),
+        f"must be in [{low}, {high}{bracket}",
+        (low - 1, high if high_open else high + 1),
+    )
 
-    def check(v: float) -> str | None:
-        inside = low <= v and (v < high if high_open else v <= high)
-        return None if inside else f"must be in [{low}, {high}{bracket}"
 
-    return check
+def finite(value: float) -> str | None:
+    """Any finite number (non-finite floats are refused for every checked field)."""
+    return None
+
+
+finite.bad_examples = ()
 
 
 def each(check: Check) -> Check:
     """Apply ``check`` to every item of a tuple field."""
-    return lambda values: next((f"each value {p}" for p in map(check, values) if p), None)
+
+    def check_all(values: tuple) -> str | None:
+        return next((f"each value {p}" for p in map(check, values) if p), None)
+
+    check_all.bad_examples = tuple((bad,) for bad in check.bad_examples)
+    return check_all
 
 
 REQUIRED = "is required"
@@ -103,6 +125,9 @@ REQUIRED = "is required"
 def required(value: Any) -> str | None:
     """A field the user must give (a file to read, a model to load)."""
     return REQUIRED if value in ("", ()) else None
+
+
+required.bad_examples = ()
 
 
 class ConfigError(UserError):
@@ -118,8 +143,12 @@ def validate(cfg: Any) -> None:
     """Check every field's ``check`` and the relations in ``cfg.check()``; raise ConfigError.
     (Nested components are validated when they are built.)"""
     for f in dataclasses.fields(cfg):
-        check = f.metadata.get("check")
+        check, choices = f.metadata.get("check"), f.metadata.get("choices")
         value = getattr(cfg, f.name)
+        if choices is not None and not all(
+            v in choices for v in (value if isinstance(value, tuple) else (value,))
+        ):
+            raise ConfigError(f.name, f"allowed values are {', '.join(map(str, choices))}")
         if check is not None and value is not None:
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f.name, "must be a finite number")
@@ -154,6 +183,16 @@ def _leaves(
         else:
             out[f"{flat_prefix}{f.name}"] = (path, f, types_[f.name])
     return out
+
+
+def flag_names(cls: type) -> set[str]:
+    """Every flag a command accepts (without ``--``): its fields' keys and its aliases."""
+    return set(_leaves(cls)) | set(getattr(cls, "ALIASES", {}))
+
+
+def leaf_fields(cls: type) -> dict[str, tuple[Any, dataclasses.Field]]:
+    """CLI key -> (type, field) of every setting of a command (the tests walk them)."""
+    return {key: (tp, f) for key, (_, f, tp) in _leaves(cls).items()}
 
 
 def _type_name(tp: Any) -> str:

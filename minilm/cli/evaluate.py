@@ -23,6 +23,9 @@ COMMANDS: dict[str, Command] = {
     "correlation": Command(
         "minilm.cli.metrics", "Pearson and Spearman of two columns", "CorrelationConfig", "run_correlation"
     ),
+    "vectors": Command(
+        "minilm.cli.vectors", "word vectors: similarity, analogies, neighbours", "EvalConfig", "run_evaluate"
+    ),
 }
 
 

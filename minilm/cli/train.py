@@ -1,51 +1,38 @@
 """``python train.py [COMMAND] [--key=value ...]``: every training job behind one entry point.
 
-Each command is a module with a ``Config`` dataclass (see :mod:`minilm.config`) and ``run(cfg)``.
-With no command, ``train.py`` runs the default pretrain -> fine-tune -> evaluate pipeline.
+Every command is a config dataclass and a ``run(cfg)`` function in a module of :mod:`minilm.cli`
+(see :mod:`minilm.cli.dispatch`).  With no command, ``train.py`` runs the default pretrain ->
+fine-tune -> evaluate pipeline.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
+from typing import Any
 
-from minilm.config import ResumableRunSettings, parse_config
-from minilm.errors import UserError
+from minilm.cli.dispatch import Command, dispatch
 
-# command name -> (module implementing Config + run, one-line description)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "pipeline": ("minilm.pipeline", "pretrain a small GPT, fine-tune it on sentiment, evaluate (default)"),
-    "elmo": ("minilm.elmo_cli", "train an ELMo-style biLM (forward + backward LSTM LMs), word or char input"),
-    "lm": ("minilm.lm_cli", "pretrain a GPT (causal LM) or a BERT (masked LM) on a text corpus"),
-    "generate": ("minilm.generate_cli", "continue prompts with a trained GPT: greedy, sampling, beam search"),
-    "vectors": ("minilm.vectors.cli", "static word vectors: skip-gram, CBOW, fastText or GloVe"),
+COMMANDS: dict[str, Command] = {
+    "pipeline": Command(
+        "minilm.cli.pipeline", "pretrain a small GPT, fine-tune it on sentiment, evaluate (default)"
+    ),
+    "elmo": Command(
+        "minilm.cli.elmo", "train an ELMo-style biLM (forward + backward LSTM LMs), word or char input"
+    ),
+    "lm": Command("minilm.cli.lm", "pretrain a GPT (causal LM) or a BERT (masked LM) on a text corpus"),
+    "generate": Command(
+        "minilm.cli.generate", "continue prompts with a trained GPT: greedy, sampling, beam search"
+    ),
+    "vectors": Command("minilm.cli.vectors", "static word vectors: skip-gram, CBOW, fastText or GloVe"),
 }
 
 
-def _commands_help() -> str:
-    width = max(map(len, COMMANDS))
-    rows = "\n".join(f"  {name:<{width}}  {desc}" for name, (_, desc) in COMMANDS.items())
-    return f"commands (python train.py COMMAND --help):\n{rows}"
+def _devices(cfg: Any) -> None:
+    """Before anything starts JAX: join a multi-process job and split the CPU into devices."""
+    if hasattr(cfg, "dist"):
+        from minilm.train.distributed import join
+
+        join(cfg.dist)
 
 
 def main(argv: list[str]) -> int | None:
-    name = "pipeline"
-    if argv and not argv[0].startswith("-"):
-        name, argv = argv[0], argv[1:]
-        if name not in COMMANDS:
-            raise UserError(f"unknown command {name!r}; allowed: {', '.join(COMMANDS)}")
-    if os.environ.get("JAX_COORDINATOR_ADDRESS"):
-        # multi-host data parallelism: every host runs the same command; JAX forms one device mesh
-        from minilm.train.parallel import initialize_distributed
-
-        initialize_distributed()
-    module = importlib.import_module(COMMANDS[name][0])
-    description = (module.__doc__ or "").strip().split("\n\n")[0]
-    if name == "pipeline":
-        description += "\n\n" + _commands_help()
-    cfg = parse_config(module.Config, argv, prog=f"train.py {name}", description=description)
-    if isinstance(cfg, ResumableRunSettings):  # before anything starts JAX's CPU client
-        from minilm.train.parallel import use_cpu_devices
-
-        use_cpu_devices(cfg.cpu_devices)
-    return module.run(cfg)
+    return dispatch("train.py", COMMANDS, argv, default="pipeline", before_run=_devices)

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from minilm.config import opt
 from minilm.data.formats import read_delimited, read_json, read_jsonl, read_lines
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
@@ -740,6 +741,13 @@ def dataset_names() -> list[str]:
     from minilm.data import world  # lazily: generating is only needed for the world datasets
 
     return [*DATASETS, WORLD, *(f"{WORLD}_{task}" for task in world.TASKS)]
+
+
+@dataclass
+class DataRoot:
+    """Where the commands read the real datasets (their folders under one root)."""
+
+    data_dir: str = opt("", f"root of the real datasets (default: ${ENV_VAR})")
 
 
 def data_root(data_dir: str | Path | None = None) -> Path:

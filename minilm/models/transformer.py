@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from minilm.config import ConfigError, above, at_least, in_range, opt, validate
 from minilm.errors import UserError
 
 # --------------------------------------------------------------------------------------------- config
@@ -49,41 +50,41 @@ from minilm.errors import UserError
 class TransformerConfig:
     """Every hyper-parameter of the backbone. Defaults: a small GPT-2-style causal LM."""
 
-    vocab_size: int = 256  # V: token ids are 0..V-1
-    max_len: int = 128  # learned position embeddings: the longest sequence (incl. generated tokens)
-    n_layer: int = 4  # L blocks
-    n_head: int = 4  # H heads; d_model must be divisible by it
-    d_model: int = 128  # D
-    d_ff: int = 512  # FFN inner width (4 D in GPT-2 and BERT)
-    dropout: float = 0.0  # on embeddings and on each residual branch
-    attn_dropout: float = 0.0  # on attention probabilities
-    causal: bool = True  # True: GPT (each position sees only the past); False: BERT (sees all)
-    pre_ln: bool = True  # True: GPT-2 pre-LN blocks + final LN; False: BERT post-LN + embedding LN
-    gelu: str = "tanh"  # "tanh" (GPT-2's gelu_new) or "exact" (BERT's erf GELU)
-    type_vocab_size: int = 0  # token-type (segment) embeddings; 0 = none (GPT), 2 for BERT
-    tie_embeddings: bool = True  # the LM head reuses the token embedding matrix
-    bias: bool = True  # biases in dense layers and LayerNorms (nanoGPT's CPU config uses False)
-    layer_norm_eps: float = 1e-5  # GPT-2 1e-5, BERT 1e-12
-    init_std: float = 0.02  # N(0, init_std) for all weight matrices and embeddings
-    scale_residual_init: bool = True  # GPT-2: residual output projections get init_std / sqrt(2 L)
-    dtype: str = "float32"  # compute dtype ("bfloat16" = mixed precision; parameters stay float32)
+    vocab_size: int = opt(256, "V: token ids are 0..V-1", check=at_least(1))
+    max_len: int = opt(
+        128, "longest sequence (learned positions), generated tokens included", check=at_least(1)
+    )
+    n_layer: int = opt(4, "L: Transformer blocks", check=at_least(1))
+    n_head: int = opt(4, "H: attention heads (d_model must be divisible by it)", check=at_least(1))
+    d_model: int = opt(128, "D: hidden size", check=at_least(1))
+    d_ff: int = opt(512, "FFN inner width (4 D in GPT-2 and BERT)", check=at_least(1))
+    dropout: float = opt(
+        0.0, "dropout on embeddings and on each residual branch", check=in_range(0, 1, high_open=True)
+    )
+    attn_dropout: float = opt(0.0, "dropout on attention probabilities", check=in_range(0, 1, high_open=True))
+    causal: bool = opt(True, "True: GPT (each position sees only the past); False: BERT (sees all)")
+    pre_ln: bool = opt(True, "True: GPT-2 pre-LN blocks + final LN; False: BERT post-LN + embedding LN")
+    gelu: str = opt("tanh", "GELU: tanh (GPT-2's gelu_new) or exact (BERT's erf)", choices=("tanh", "exact"))
+    type_vocab_size: int = opt(
+        0, "token-type (segment) embeddings; 0 = none (GPT), 2 for BERT", check=at_least(0)
+    )
+    tie_embeddings: bool = opt(True, "the LM head reuses the token embedding matrix")
+    bias: bool = opt(True, "biases in dense layers and LayerNorms (nanoGPT's CPU config uses False)")
+    layer_norm_eps: float = opt(1e-5, "LayerNorm epsilon: GPT-2 1e-5, BERT 1e-12", check=above(0))
+    init_std: float = opt(0.02, "N(0, init_std) for all weight matrices and embeddings", check=above(0))
+    scale_residual_init: bool = opt(True, "GPT-2: residual output projections get init_std / sqrt(2 L)")
+    dtype: str = opt(
+        "float32",
+        "compute dtype (bfloat16 = mixed precision; parameters stay float32)",
+        choices=("float32", "bfloat16"),
+    )
 
     def __post_init__(self) -> None:
-        positive = ("vocab_size", "max_len", "n_layer", "n_head", "d_model", "d_ff")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise UserError(f"model {name}={getattr(self, name)}: must be >= 1")
+        validate(self)  # also when built from a checkpoint's or a Hugging Face config.json
+
+    def check(self) -> None:
         if self.d_model % self.n_head:
-            raise UserError(f"model d_model={self.d_model} is not divisible by n_head={self.n_head}")
-        for name in ("dropout", "attn_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise UserError(f"model {name}={getattr(self, name)}: must be in [0, 1)")
-        if self.gelu not in ("tanh", "exact"):
-            raise UserError(f"model gelu={self.gelu!r}: allowed values are tanh, exact")
-        if self.dtype not in ("float32", "bfloat16"):
-            raise UserError(f"model dtype={self.dtype!r}: allowed values are float32, bfloat16")
-        if self.type_vocab_size < 0:
-            raise UserError(f"model type_vocab_size={self.type_vocab_size}: must be >= 0")
+            raise ConfigError("d_model", "must be divisible by {n_head}")
 
     @classmethod
     def bert(cls, **overrides: Any) -> TransformerConfig:

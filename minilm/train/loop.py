@@ -49,7 +49,7 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
-from minilm.config import opt
+from minilm.config import ConfigError, above, at_least, in_range, opt
 from minilm.errors import UserError
 from minilm.train import checkpoint, parallel
 from minilm.train.optim import SCHEDULES, global_norm, learning_rate_schedule, make_optimizer
@@ -60,25 +60,33 @@ from minilm.train.runlog import MetricsLog, plot_losses
 class TrainConfig:
     """Optimisation settings shared by every training command."""
 
-    steps: int = opt(1000, "optimizer steps")
-    batch_size: int = opt(32, "examples (or sequences) per optimizer step")
-    lr: float = opt(1e-3, "peak learning rate")
+    steps: int = opt(1000, "optimizer steps", check=at_least(1))
+    batch_size: int = opt(32, "examples (or sequences) per optimizer step", check=at_least(1))
+    lr: float = opt(1e-3, "peak learning rate", check=above(0))
     schedule: str = opt("cosine", "learning-rate decay after warmup", choices=SCHEDULES)
-    warmup_steps: int = opt(100, "linear warmup steps (counted inside `steps`)")
-    min_lr_ratio: float = opt(0.1, "final learning rate as a fraction of `lr`")
-    weight_decay: float = opt(0.1, "AdamW decoupled weight decay (matrices only)")
-    beta1: float = opt(0.9, "AdamW beta1")
-    beta2: float = opt(0.99, "AdamW beta2")
-    clip_norm: float = opt(1.0, "clip the global gradient norm to this (0 = off)")
-    grad_accum: int = opt(1, "micro-batches per step (batch_size must divide evenly)")
-    log_every: int = opt(10, "steps between metrics.jsonl lines")
-    eval_every: int = opt(200, "steps between evaluations (0 = only at the end)")
-    ckpt_every: int = opt(200, "steps between checkpoints (0 = only at the end)")
-    patience: int = opt(0, "early stopping: evaluations without improvement before stopping (0 = off)")
-    seed: int = opt(0, "seed for initialisation, data order and dropout")
+    warmup_steps: int = opt(100, "linear warmup steps (counted inside `steps`)", check=at_least(0))
+    min_lr_ratio: float = opt(0.1, "final learning rate as a fraction of `lr`", check=in_range(0, 1))
+    weight_decay: float = opt(0.1, "AdamW decoupled weight decay (matrices only)", check=at_least(0))
+    beta1: float = opt(0.9, "AdamW beta1", check=in_range(0, 1, high_open=True))
+    beta2: float = opt(0.99, "AdamW beta2", check=in_range(0, 1, high_open=True))
+    clip_norm: float = opt(1.0, "clip the global gradient norm to this (0 = off)", check=at_least(0))
+    grad_accum: int = opt(1, "micro-batches per step (batch_size must divide evenly)", check=at_least(1))
+    log_every: int = opt(10, "steps between metrics.jsonl lines", check=at_least(1))
+    eval_every: int = opt(200, "steps between evaluations (0 = only at the end)", check=at_least(0))
+    ckpt_every: int = opt(200, "steps between checkpoints (0 = only at the end)", check=at_least(0))
+    patience: int = opt(
+        0, "early stopping: evaluations without improvement before stopping (0 = off)", check=at_least(0)
+    )
+    seed: int = opt(0, "seed for initialisation, data order and dropout", check=at_least(0))
     progress: bool = opt(True, "show a progress bar")
-    devices: int = opt(0, "data-parallel over this many devices (0 = all; batch_size must divide)")
+    devices: int = opt(
+        0, "data-parallel over this many devices (0 = all; batch_size must divide)", check=at_least(0)
+    )
     fsdp: bool = opt(False, "also shard large parameters and their optimizer state over the devices")
+
+    def check(self) -> None:
+        if self.batch_size % self.grad_accum:
+            raise ConfigError("batch_size", "must be a multiple of {grad_accum}")
 
 
 class Batches(Protocol):

@@ -64,3 +64,23 @@ def plot_losses(log: MetricsLog, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def summary_table(summary: dict, header: tuple[str, str] = ("result", "value")) -> str:
+    """A Markdown table of a run's results; nested dicts become ``outer.inner`` rows."""
+
+    def rows(tree: dict, prefix: str = "") -> list[tuple[str, object]]:
+        out = []
+        for k, v in tree.items():
+            out += rows(v, f"{prefix}{k}.") if isinstance(v, dict) else [(f"{prefix}{k}", v)]
+        return out
+
+    lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
+    lines += [f"| {k} | {f'{v:.4f}' if isinstance(v, float) else v} |" for k, v in rows(summary)]
+    return "\n".join(lines)
+
+
+def save_report(run_dir: Path, markdown: str, summary: dict) -> None:
+    """``report.md`` for people and ``report.json`` (the same figures) for programs."""
+    atomic_write_bytes(Path(run_dir) / "report.md", markdown.encode())
+    atomic_write_bytes(Path(run_dir) / "report.json", (json.dumps(summary, indent=1) + "\n").encode())
