@@ -91,13 +91,13 @@ def above(low: float) -> Check:
     return _check(lambda v: v > low, f"must be > {low}", (low,))
 
 
-def in_range(low: float, high: float, *, high_open: bool = False) -> Check:
-    """``low <= v <= high`` (``< high`` with ``high_open``)."""
-    bracket = ")" if high_open else "]"
+def in_range(low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> Check:
+    """``low <= v <= high``; ``low_open`` / ``high_open`` make that end strict."""
+    left, right = "(" if low_open else "[", ")" if high_open else "]"
     return _check(
-        lambda v: low <= v and (v < high if high_open else v <= high),
-        f"must be in [{low}, {high}{bracket}",
-        (low - 1, high if high_open else high + 1),
+        lambda v: (low < v if low_open else low <= v) and (v < high if high_open else v <= high),
+        f"must be in {left}{low}, {high}{right}",
+        (low if low_open else low - 1, high if high_open else high + 1),
     )
 
 

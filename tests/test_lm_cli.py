@@ -19,7 +19,7 @@ from minilm.cli.train import main as train_main
 from minilm.config import parse_config
 from minilm.data.tokenizer import CLS, EOS, MASK, SEP, train_char
 from minilm.errors import run_cli
-from minilm.generate_cli import load_lm
+from minilm.cli.generate import load_lm
 from minilm.models.masking import pseudo_log_likelihood
 from minilm.train import checkpoint
 
@@ -263,7 +263,7 @@ def test_bad_input_is_one_clear_line(argv, message, tmp_path, capsys):
 
 
 def test_stop_tokens_from_flags(gpt_run):
-    from minilm.generate_cli import Config, generation_config
+    from minilm.cli.generate import Config, generation_config
 
     _, tokenizer, end_of_text = load_lm(str(gpt_run))
     assert end_of_text == EOS

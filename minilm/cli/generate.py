@@ -25,7 +25,7 @@ from pathlib import Path
 import jax
 from tokenizers import Tokenizer
 
-from minilm.config import opt
+from minilm.config import ConfigError, above, at_least, finite, in_range, opt, required
 from minilm.data.formats import read_lines
 from minilm.data.tokenizer import PAD
 from minilm.errors import UserError
@@ -38,26 +38,35 @@ STRATEGIES = ("greedy", "sample", "beam")
 
 @dataclass
 class Config:
-    """Settings of ``train.py generate`` (``python train.py generate --help``)."""
+    """Continue prompts with a trained GPT: greedy decoding, sampling or beam search."""
 
     model: str = opt(
-        "", "run folder (or its lm/ folder) holding config.json, model.safetensors, tokenizer.json"
+        "",
+        "run folder (or its lm/ folder) holding config.json, model.safetensors, tokenizer.json",
+        check=required,
     )
     prompt: str = opt("", "the text to continue (empty, with no --prompts_file: start a new line)")
     prompts_file: str = opt("", "a text file of prompts, one per line, generated as one batch")
-    max_new_tokens: int = opt(32, "tokens generated per prompt at most")
+    max_new_tokens: int = opt(32, "tokens generated per prompt at most", check=at_least(1))
     strategy: str = opt("greedy", "greedy (argmax), sample, or beam (beam search)", choices=STRATEGIES)
-    temperature: float = opt(1.0, "sample: divide the logits by this (> 0)")
-    top_k: int = opt(0, "sample: only the k most likely tokens (0 = all)")
+    temperature: float = opt(1.0, "sample: divide the logits by this", check=above(0))
+    top_k: int = opt(0, "sample: only the k most likely tokens (0 = all)", check=at_least(0))
     top_p: float = opt(
-        1.0, "sample: nucleus, the smallest set of tokens with this much probability (1 = all)"
+        1.0, "sample: nucleus, the smallest set of tokens with this much probability (1 = all)",
+        check=in_range(0, 1, low_open=True),
+    )  # fmt: skip
+    num_beams: int = opt(4, "beam: beams kept per prompt", check=at_least(2))
+    length_penalty: float = opt(
+        1.0, "beam: a finished beam scores sum log p / length ** length_penalty", check=finite
     )
-    num_beams: int = opt(4, "beam: beams kept per prompt")
-    length_penalty: float = opt(1.0, "beam: a finished beam scores sum log p / length ** length_penalty")
     stop_at_eos: bool = opt(True, "end a row at the end-of-text token (<eos>; GPT-2: <|endoftext|>)")
     stop: tuple[str, ...] = opt((), "more tokens that end a row, comma-separated (as in tokenizer.json)")
-    seed: int = opt(0, "sample: random seed")
+    seed: int = opt(0, "sample: random seed", check=at_least(0))
     json: bool = opt(False, "print one JSON object (prompts, texts, token ids, scores) instead of the texts")
+
+    def check(self) -> None:
+        if self.prompt and self.prompts_file:
+            raise ConfigError("prompts_file", "give --prompt or --prompts_file, not both")
 
 
 END_OF_TEXT = ("<eos>", "<|endoftext|>")  # minilm's tokenizers, GPT-2's
@@ -83,12 +92,6 @@ def generation_config(cfg: Config, tokenizer: Tokenizer, end_of_text: int | None
         if token_id is None:
             raise UserError(f"--stop {token!r} is not a token of the tokenizer (e.g. <eos>)")
         stops.append(token_id)
-    if cfg.strategy == "sample" and cfg.temperature <= 0:
-        raise UserError(
-            f"--temperature={cfg.temperature}: sampling needs a temperature > 0 (or --strategy=greedy)"
-        )
-    if cfg.strategy == "beam" and cfg.num_beams < 2:
-        raise UserError(f"--num_beams={cfg.num_beams}: beam search needs at least 2 beams")
     sample = cfg.strategy == "sample"
     return GenerationConfig(
         max_new_tokens=cfg.max_new_tokens,
@@ -104,8 +107,6 @@ def generation_config(cfg: Config, tokenizer: Tokenizer, end_of_text: int | None
 
 def _prompts(cfg: Config) -> list[str]:
     if cfg.prompts_file:
-        if cfg.prompt:
-            raise UserError("give --prompt or --prompts_file, not both")
         prompts = read_lines(Path(cfg.prompts_file))
         if not prompts:
             raise UserError(f"{cfg.prompts_file}: empty file: no prompts in it")
@@ -114,8 +115,6 @@ def _prompts(cfg: Config) -> list[str]:
 
 
 def run(cfg: Config) -> int:
-    if not cfg.model:
-        raise UserError("--model is required: the run folder of a trained GPT")
     prompts = _prompts(cfg)
     model, tokenizer, end_of_text = load_lm(cfg.model)
     gen_cfg = generation_config(cfg, tokenizer, end_of_text)
