@@ -13,7 +13,7 @@ import pytest
 from flax import nnx
 from jax.test_util import check_grads
 
-import minilm.reference as ref
+import minilm.reference as reference
 from minilm.models.lstm import LSTM, LSTMCell, LSTMLayer, load_torch_weights
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -88,10 +88,10 @@ def test_layer_matches_reference_with_projection_clipping_and_padding() -> None:
     mask = np.arange(6)[None, :] < np.array([6, 4, 1])[:, None]  # (B, T)
     got = nnx.jit(lambda m, x, mask: m(x, mask))(layer, jnp.asarray(x), jnp.asarray(mask))
     w_x, w_r, b, w_p = (np.asarray(p[...]) for p in (cell.w_x, cell.w_r, cell.b, cell.w_p))
-    expected = ref.lstm_sequence(x, w_x, w_r, b, mask, w_p=w_p, cell_clip=0.8, proj_clip=0.25)
-    unclipped = ref.lstm_sequence(x, w_x, w_r, b, mask, w_p=w_p)
+    expected = reference.lstm_sequence(x, w_x, w_r, b, mask, w_p=w_p, cell_clip=0.8, proj_clip=0.25)
+    unclipped = reference.lstm_sequence(x, w_x, w_r, b, mask, w_p=w_p)
     assert np.abs(unclipped).max() > 0.25 and not np.allclose(
-        ref.lstm_sequence(x, w_x, w_r, b, mask, w_p=w_p, proj_clip=0.25), expected
+        reference.lstm_sequence(x, w_x, w_r, b, mask, w_p=w_p, proj_clip=0.25), expected
     )  # both clips change the outputs
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 

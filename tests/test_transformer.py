@@ -16,7 +16,7 @@ import pytest
 from flax import nnx
 from jax.test_util import check_grads
 
-import minilm.reference as ref
+import minilm.reference as reference
 from minilm.errors import UserError
 from minilm.models.transformer import (
     BERT,
@@ -163,8 +163,8 @@ def test_gelu_vjp_matches_reference(approximate: bool) -> None:
     x = np.linspace(-6.0, 6.0, 41).astype(np.float32)
     g = np.cos(x)  # a cotangent
     out, vjp = jax.vjp(lambda x: gelu(x, approximate), jnp.asarray(x))
-    np.testing.assert_allclose(out, ref.gelu(x, approximate), atol=2e-6)
-    np.testing.assert_allclose(vjp(jnp.asarray(g))[0], g * ref.gelu_grad(x, approximate), atol=2e-6)
+    np.testing.assert_allclose(out, reference.gelu(x, approximate), atol=2e-6)
+    np.testing.assert_allclose(vjp(jnp.asarray(g))[0], g * reference.gelu_grad(x, approximate), atol=2e-6)
 
 
 def test_layer_norm_vjp_matches_reference() -> None:
@@ -172,9 +172,9 @@ def test_layer_norm_vjp_matches_reference() -> None:
     x, g = (rng.normal(size=(5, 8)).astype(np.float32) * 3 + 1 for _ in range(2))
     scale = rng.normal(size=(8,)).astype(np.float32)
     out, vjp = jax.vjp(lambda x, s: layer_norm(x, s, 1e-5), jnp.asarray(x), jnp.asarray(scale))
-    np.testing.assert_allclose(out, ref.layer_norm(x, scale, eps=1e-5), atol=1e-5)
+    np.testing.assert_allclose(out, reference.layer_norm(x, scale, eps=1e-5), atol=1e-5)
     dx, dscale = vjp(jnp.asarray(g))
-    ref_dx, ref_dscale, _ = ref.layer_norm_grads(x, scale, g, eps=1e-5)
+    ref_dx, ref_dscale, _ = reference.layer_norm_grads(x, scale, g, eps=1e-5)
     np.testing.assert_allclose(dx, ref_dx, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(dscale, ref_dscale, rtol=1e-5, atol=1e-5)
 
@@ -185,10 +185,10 @@ def test_layer_norm_vjp_matches_reference() -> None:
 def test_attention_matches_reference() -> None:
     rng = np.random.default_rng(0)
     q, k, v = (rng.normal(size=(2, 3, 5, 4)).astype(np.float32) for _ in range(3))  # (B, H, T, Q)
-    mask = ref.causal_mask(5)[None] & (rng.random((2, 1, 5)) > 0.3)  # (B, T, S)
+    mask = reference.causal_mask(5)[None] & (rng.random((2, 1, 5)) > 0.3)  # (B, T, S)
     mask[:, :, 0] = True  # every query keeps at least one key
     out = scaled_dot_product_attention(*map(jnp.asarray, (q, k, v)), jnp.asarray(mask))
-    np.testing.assert_allclose(out, ref.attention(q, k, v, mask[:, None]), atol=1e-5)
+    np.testing.assert_allclose(out, reference.attention(q, k, v, mask[:, None]), atol=1e-5)
 
 
 def test_blocked_attention_is_one_softmax_over_all_blocks() -> None:
@@ -197,7 +197,7 @@ def test_blocked_attention_is_one_softmax_over_all_blocks() -> None:
     b, h, t, q_size, sizes = 2, 3, 4, 5, (4, 6, 2)
     q = rng.normal(size=(b, h, t, q_size)).astype(np.float32)
     keys, values = ([rng.normal(size=(b, h, s, q_size)).astype(np.float32) for s in sizes] for _ in range(2))
-    own = np.broadcast_to(ref.causal_mask(t)[None], (b, t, t))
+    own = np.broadcast_to(reference.causal_mask(t)[None], (b, t, t))
     cache = np.broadcast_to((rng.random((b, 1, sizes[1])) > 0.4), (b, t, sizes[1]))  # (B, T, S_cache)
     masks = [own, cache, None]
     blocks = [
@@ -205,7 +205,7 @@ def test_blocked_attention_is_one_softmax_over_all_blocks() -> None:
         for k, v, m in zip(keys, values, masks, strict=True)
     ]
     full_mask = np.concatenate([own, cache, np.ones((b, t, sizes[2]), bool)], axis=2)  # (B, T, sum S)
-    expected = ref.attention(q, np.concatenate(keys, 2), np.concatenate(values, 2), full_mask[:, None])
+    expected = reference.attention(q, np.concatenate(keys, 2), np.concatenate(values, 2), full_mask[:, None])
     np.testing.assert_allclose(jax.jit(attention)(jnp.asarray(q), blocks), expected, atol=1e-5)
 
 
@@ -214,11 +214,13 @@ def test_multi_head_attention_matches_reference() -> None:
     cfg = TransformerConfig(vocab_size=50, max_len=16, n_layer=1, n_head=2, d_model=8, d_ff=16, bias=False)
     mha = MultiHeadAttention(cfg, rngs=nnx.Rngs(0))
     x = np.random.default_rng(2).normal(size=(2, 5, 8)).astype(np.float32)  # (B, T, D)
-    mask = ref.causal_mask(5)
+    mask = reference.causal_mask(5)
     out, _ = nnx.jit(lambda m, x, mask: m(x, mask))(mha, jnp.asarray(x), jnp.asarray(mask)[None])
     w = np.asarray(mha.qkv.kernel[...])  # (D, 3D)
     w_q, w_k, w_v = w[:, :8], w[:, 8:16], w[:, 16:]
-    expected = ref.multi_head_attention(x, x, x, w_q, w_k, w_v, np.asarray(mha.out.kernel[...]), 2, mask)
+    expected = reference.multi_head_attention(
+        x, x, x, w_q, w_k, w_v, np.asarray(mha.out.kernel[...]), 2, mask
+    )
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
@@ -327,7 +329,7 @@ def test_prefix_equals_numpy_attention() -> None:
     attn, blk = model.blocks[0].attn, model.blocks[0]
 
     def ln(h, mod):
-        return ref.layer_norm(h, np.asarray(mod.scale[...]), eps=cfg.layer_norm_eps)
+        return reference.layer_norm(h, np.asarray(mod.scale[...]), eps=cfg.layer_norm_eps)
 
     def heads(a):  # (B or 1, S, D) -> (B or 1, H, S, Q)
         return a.reshape(a.shape[0], a.shape[1], 2, 4).transpose(0, 2, 1, 3)
@@ -336,11 +338,11 @@ def test_prefix_equals_numpy_attention() -> None:
     q, k, v = (heads(qkv[..., i * 8 : (i + 1) * 8]) for i in range(3))  # (B, H, T, Q)
     k = np.concatenate([np.broadcast_to(heads(prefix[0, 0][None]), (2, 2, 3, 4)), k], axis=2)
     v = np.concatenate([np.broadcast_to(heads(prefix[0, 1][None]), (2, 2, 3, 4)), v], axis=2)
-    mask = np.concatenate([np.ones((4, 3), bool), ref.causal_mask(4)], axis=1)  # (T, P + T)
-    y = ref.attention(q, k, v, mask).transpose(0, 2, 1, 3).reshape(2, 4, 8)  # (B, T, D)
+    mask = np.concatenate([np.ones((4, 3), bool), reference.causal_mask(4)], axis=1)  # (T, P + T)
+    y = reference.attention(q, k, v, mask).transpose(0, 2, 1, 3).reshape(2, 4, 8)  # (B, T, D)
     h = x + y @ np.asarray(attn.out.kernel[...])
     ffn = blk.ffn
-    up = ref.gelu(ln(h, blk.ln2) @ np.asarray(ffn.up.kernel[...]), approximate=True)
+    up = reference.gelu(ln(h, blk.ln2) @ np.asarray(ffn.up.kernel[...]), approximate=True)
     expected = ln(h + up @ np.asarray(ffn.down.kernel[...]), model.ln_f)
     got = model(tokens, kv_prefix=jnp.asarray(prefix))
     np.testing.assert_allclose(got, expected, atol=1e-5)

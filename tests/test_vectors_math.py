@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-import minilm.reference as ref
+import minilm.reference as reference
 from minilm.vectors import fasttext, glove, word2vec
 from minilm.vectors.word2vec import Batch, Params
 
@@ -31,14 +31,14 @@ def ns_case():
 def test_ns_loss_and_grads_match_reference(ns_case):
     h, u, labels, weights = ns_case
     loss = sum(
-        ref.sgns_loss(h[b, m], u[b, 0], u[b, 1:], weights[b, m, 1]) for b in range(3) for m in range(2)
+        reference.sgns_loss(h[b, m], u[b, 0], u[b, 1:], weights[b, m, 1]) for b in range(3) for m in range(2)
     )
     np.testing.assert_allclose(float(word2vec.ns_loss(*map(jnp.asarray, ns_case))), loss, rtol=1e-5)
     dh, du = word2vec.ns_grads(*map(jnp.asarray, ns_case))
     exp_dh, exp_du = np.zeros(h.shape), np.zeros(u.shape)
     for b in range(3):
         for m in range(2):
-            exp_dh[b, m], d_out, d_noise = ref.sgns_grads(h[b, m], u[b, 0], u[b, 1:], weights[b, m, 1])
+            exp_dh[b, m], d_out, d_noise = reference.sgns_grads(h[b, m], u[b, 0], u[b, 1:], weights[b, m, 1])
             exp_du[b] += np.concatenate([d_out[None], d_noise])  # the M inputs' gradients add up
     np.testing.assert_allclose(dh, exp_dh, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(du, exp_du, rtol=1e-5, atol=1e-6)
@@ -77,7 +77,7 @@ def test_skipgram_step_is_sgd_on_the_window_loss():
     for centre, contexts, negatives in zip(b.centres, b.contexts, b.negatives, strict=True):
         noise = negatives[negatives != centre]
         for c in contexts[contexts >= 0]:
-            d_in, d_out, d_noise = ref.sgns_grads(w_in[c], w_out[centre], w_out[noise])
+            d_in, d_out, d_noise = reference.sgns_grads(w_in[c], w_out[centre], w_out[noise])
             g_in[c] += d_in
             g_out[centre] += d_out
             np.add.at(g_out, noise, d_noise)
@@ -104,7 +104,7 @@ def test_cbow_step_follows_word2vec_c():
     exp_in, exp_out = w_in.copy(), w_out.copy()
     for i in range(3):
         ctx, kept = contexts[i][contexts[i] >= 0], noise[noise != centres[i]]
-        d_ctx, d_out, d_noise = ref.cbow_grads(w_in[ctx], w_out[centres[i]], w_out[kept], weight)
+        d_ctx, d_out, d_noise = reference.cbow_grads(w_in[ctx], w_out[centres[i]], w_out[kept], weight)
         np.add.at(exp_in, ctx, -b.lr * len(ctx) * d_ctx)
         exp_out[centres[i]] -= b.lr * d_out
         np.add.at(exp_out, kept, -b.lr * d_noise)
@@ -164,7 +164,7 @@ def test_fasttext_input_vector_and_step():
         negatives = np.asarray(words.negatives[slot])
         for c in np.asarray(words.contexts[slot]):
             if c >= 0:
-                d_h, _, _ = ref.sgns_grads(
+                d_h, _, _ = reference.sgns_grads(
                     expected_h[slot], w_out[c], w_out[negatives[negatives != c]], 5 / 3
                 )
                 step[slot] -= words.lr * d_h
@@ -185,7 +185,7 @@ def test_glove_loss_matches_reference():
     w, wc = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
     b, bc = rng.normal(size=6), rng.normal(size=6)
     x = np.array([0.5, 3.0, 99.0, 100.0, 250.0, 1.0])
-    expected = ref.glove_cost(np.diag(x), w, wc, b, bc, x_max=100.0, alpha=0.75)
+    expected = reference.glove_cost(np.diag(x), w, wc, b, bc, x_max=100.0, alpha=0.75)
     got = glove.glove_loss(*(jnp.asarray(a, jnp.float32) for a in (w, wc, b, bc, x)), 100.0, 0.75)
     np.testing.assert_allclose(float(got), expected, rtol=1e-5)
 
@@ -206,7 +206,7 @@ def test_glove_adagrad_step_matches_glove_c():
     )
     counts = np.zeros((8, 8))
     counts[rows, cols] = x
-    grads = ref.glove_grads(counts, w, wc, b, bc, x_max=100.0, alpha=0.75)  # of J; rows not in X: 0
+    grads = reference.glove_grads(counts, w, wc, b, bc, x_max=100.0, alpha=0.75)  # of J; rows not in X: 0
     for theta, grad, sums in zip((w, wc, b, bc), grads, (g_w, g_wc, g_b, g_bc), strict=True):
         step = 0.05 * grad / 2  # eta times the gradient of J / 2
         theta -= step / np.sqrt(sums)
