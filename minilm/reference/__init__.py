@@ -24,7 +24,7 @@ float64 inputs to about 1e-12.  Metrics (BLEU, ROUGE, P/R/F1) agree exactly up t
 module              functions
 ==================  ===================================================================================
 ``attention``       softmax, causal_mask, attention (boolean or additive mask), multi_head_attention
-``layers``          layer_norm, layer_norm_grads, gelu, gelu_grad (exact and tanh)
+``layers``          layer_norm, layer_norm_grads, gelu, gelu_grad (exact and tanh), sigmoid
 ``lstm``            lstm_step, lstm_sequence (gate order i, f, g, o; projection, clipping, padding)
 ``word2vec``        sgns_loss, sgns_grads, cbow_loss, cbow_grads, glove_weight, glove_cost, glove_grads
 ``lm``              log_softmax, token_nll, cross_entropy, perplexity
@@ -38,7 +38,7 @@ module              functions
 from minilm.reference.attention import attention, causal_mask, multi_head_attention, softmax
 from minilm.reference.bleu import brevity_penalty, closest_ref_length, corpus_bleu, modified_precision, ngrams
 from minilm.reference.classification import macro_scores, per_class_scores
-from minilm.reference.layers import gelu, gelu_grad, layer_norm, layer_norm_grads
+from minilm.reference.layers import gelu, gelu_grad, layer_norm, layer_norm_grads, sigmoid
 from minilm.reference.lm import cross_entropy, log_softmax, perplexity, token_nll
 from minilm.reference.lstm import lstm_sequence, lstm_step
 from minilm.reference.optim import adamw_step, clip_by_global_norm, global_norm
@@ -86,6 +86,7 @@ __all__ = [
     "rouge_n",
     "sgns_grads",
     "sgns_loss",
+    "sigmoid",
     "softmax",
     "token_nll",
 ]

@@ -1,4 +1,4 @@
-"""LayerNorm and GELU, with the gradients a hand-written backward pass must reproduce.
+"""LayerNorm, GELU and the sigmoid, with the gradients a hand-written backward pass must reproduce.
 
 Shapes: N rows, D features.
 """
@@ -40,6 +40,11 @@ def layer_norm_grads(
     jacobian = (np.eye(d) - 1.0 / d - outer / d) / sigma[:, None, None]  # (N, D, D) [n, i, j]
     dx = np.einsum("nj,nij->ni", dy * gamma, jacobian)  # (N, D)
     return dx, (dy * x_hat).sum(axis=0), dy.sum(axis=0)
+
+
+# The logistic function sigma(x) = 1 / (1 + exp(-x)).
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
 
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+from minilm.reference.layers import sigmoid
 
 
 #   [i; f; g; o] = x_t W_x + r_{t-1} W_r + b

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+from minilm.reference.layers import sigmoid
 
 
 # Mikolov et al. 2013, "Distributed Representations of Words and Phrases", eq. (4), as a loss:
