@@ -1,4 +1,5 @@
-"""The hand-written LSTM against torch.nn.LSTM (golden fixture + live), finite differences, masking."""
+"""The hand-written LSTM against torch.nn.LSTM (golden fixture + live), the textbook step of
+:mod:`minilm.reference`, finite differences, masking."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from flax import nnx
 from jax.test_util import check_grads
 
-from minilm.models.lstm import LSTM, LSTMCell, load_torch_weights
+import minilm.reference as reference
+from minilm.models.lstm import LSTM, LSTMCell, LSTMLayer, load_torch_weights
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOL = dict(rtol=1e-5, atol=1e-5)
@@ -75,6 +77,23 @@ def test_init_forget_bias_one_and_torch_uniform_bounds() -> None:
     np.testing.assert_array_equal(cell.b[...], expected_bias)
     for w in (cell.w_x, cell.w_r, cell.w_p):
         assert float(jnp.abs(w[...]).max()) <= 8**-0.5
+
+
+def test_layer_matches_reference_with_projection_clipping_and_padding() -> None:
+    """The scan with precomputed input gates = the textbook step applied T times (lstm_sequence)."""
+    kw = dict(proj_dim=3, cell_clip=0.8, proj_clip=0.25)
+    layer = LSTMLayer(4, 5, rngs=nnx.Rngs(3), **kw)
+    cell = layer.cell
+    x = 3.0 * np.random.default_rng(4).normal(size=(3, 6, 4)).astype(np.float32)  # large: the clips bind
+    mask = np.arange(6)[None, :] < np.array([6, 4, 1])[:, None]  # (B, T)
+    got = nnx.jit(lambda m, x, mask: m(x, mask))(layer, jnp.asarray(x), jnp.asarray(mask))
+    w_x, w_r, b, w_p = (np.asarray(p[...]) for p in (cell.w_x, cell.w_r, cell.b, cell.w_p))
+    expected = reference.lstm_sequence(x, w_x, w_r, b, mask, w_p=w_p, cell_clip=0.8, proj_clip=0.25)
+    unclipped = reference.lstm_sequence(x, w_x, w_r, b, mask, w_p=w_p)
+    assert np.abs(unclipped).max() > 0.25 and not np.allclose(
+        reference.lstm_sequence(x, w_x, w_r, b, mask, w_p=w_p, proj_clip=0.25), expected
+    )  # both clips change the outputs
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_cell_gradients_match_finite_differences() -> None:

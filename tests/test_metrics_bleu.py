@@ -1,4 +1,5 @@
-"""BLEU against sacreBLEU (tolerance 1e-6 BLEU points): tokenisers, corpus and sentence BLEU, smoothing."""
+"""BLEU against sacreBLEU (tolerance 1e-6 BLEU points): tokenisers, corpus and sentence BLEU, smoothing;
+the factorised n-gram counting against the Counter-based textbook form (minilm.reference.bleu)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sacrebleu.metrics import BLEU
 
+import minilm.reference as reference
 from minilm.metrics import bleu
 
 TOL = 1e-6
@@ -170,6 +172,27 @@ def test_edge_cases(hyp, refs, smooth):
         ref = sacrebleu.corpus_bleu([hyp, hyp], [[r, r] for r in refs], smooth_method=smooth,
                                     use_effective_order=effective)  # fmt: skip
         assert_same(corpus, ref)
+
+
+def test_ngram_statistics_match_reference():
+    """Per segment: hypothesis length, closest reference length, clipped matches and n-gram totals."""
+    rng = np.random.default_rng(7)
+
+    def tokens() -> list[str]:
+        return [f"w{i}" for i in rng.integers(0, 4, int(rng.integers(0, 15)))]  # 4 words: many repeats
+
+    for _ in range(20):
+        n_refs = int(rng.integers(1, 4))
+        hyps = [tokens() for _ in range(int(rng.integers(1, 10)))]
+        refs = [[tokens() for _ in range(n_refs)] for _ in hyps]
+        streams = [[" ".join(rs[k]) for rs in refs] for k in range(n_refs)]
+        stats = bleu.corpus_statistics([" ".join(h) for h in hyps], streams, tokenize="none")
+        for row, h, rs in zip(stats, hyps, refs, strict=True):
+            counts = [reference.modified_precision(h, rs, n) for n in range(1, bleu.MAX_ORDER + 1)]
+            matches, totals = zip(*counts, strict=True)
+            assert row.tolist() == [len(h), reference.closest_ref_length(h, rs), *matches, *totals]
+        score = bleu.bleu_from_statistics(stats.sum(axis=0), smooth="none").score
+        assert score == pytest.approx(100 * reference.corpus_bleu(hyps, refs), abs=1e-9)
 
 
 def test_hand_computed_value():

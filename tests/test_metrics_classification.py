@@ -1,4 +1,5 @@
-"""Classification metrics against scikit-learn (tolerance 1e-9), on random and hand-made inputs."""
+"""Classification metrics against scikit-learn (tolerance 1e-9), on random and hand-made inputs, and
+against the item-by-item counts of minilm.reference.classification."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
+import minilm.reference as reference
 from minilm.metrics import classification as C
 
 TOL = 1e-9
@@ -49,6 +51,20 @@ def test_int_labels_match_sklearn_lists_and_arrays(pairs):
     gold, pred = [g for g, _ in pairs], [p for _, p in pairs]
     _check_against_sklearn(gold, pred)  # Python lists: the general path
     _check_against_sklearn(np.array(gold), np.array(pred))  # int arrays: the bincount path
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(-3, 12), st.integers(-3, 12)), min_size=1, max_size=60))
+def test_per_class_and_macro_match_reference(pairs):
+    gold, pred = [g for g, _ in pairs], [p for _, p in pairs]
+    expected = reference.per_class_scores(gold, pred)
+    for g, p in ((gold, pred), (np.array(gold), np.array(pred))):  # the general and the bincount path
+        assert C.confusion_matrix(g, p)[0] == list(expected)
+        per_class = np.array(C.precision_recall_f1(g, p, average=None)).T  # (K, 3)
+        np.testing.assert_allclose(per_class, list(expected.values()), rtol=0, atol=TOL)
+        np.testing.assert_allclose(
+            C.precision_recall_f1(g, p), reference.macro_scores(gold, pred), rtol=0, atol=TOL
+        )
 
 
 def test_seeded_large_inputs_and_both_paths():

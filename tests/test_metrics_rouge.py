@@ -1,4 +1,5 @@
-"""ROUGE against rouge-score's RougeScorer (tolerance 1e-6), and the Porter stemmer against NLTK's."""
+"""ROUGE against rouge-score's RougeScorer (tolerance 1e-6) and the textbook forms of minilm.reference
+(bit-parallel LCS against the dynamic programme), and the Porter stemmer against NLTK's."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from nltk.stem.porter import PorterStemmer
 from rouge_score import rouge_scorer
 
+import minilm.reference as reference
 from minilm.metrics import porter, rouge
 
 TOL = 1e-6
@@ -86,6 +88,17 @@ def test_lcs_length_equals_dynamic_programming():
         a = [str(x) for x in rng.integers(0, 4, int(rng.integers(0, 30)))]
         b = [str(x) for x in rng.integers(0, 4, int(rng.integers(0, 30)))]
         assert rouge.lcs_length(a, b) == rouge_scorer._lcs_table(a, b)[-1][-1]
+
+
+def test_rouge_n_and_l_match_reference():
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        a = [str(x) for x in rng.integers(0, 5, int(rng.integers(0, 25)))]
+        b = [str(x) for x in rng.integers(0, 5, int(rng.integers(0, 25)))]
+        assert rouge.lcs_length(a, b) == reference.lcs_length(a, b)
+        np.testing.assert_allclose(rouge.rouge_l(a, b), reference.rouge_l(a, b), rtol=0, atol=1e-12)
+        for n in (1, 2, 3):
+            np.testing.assert_allclose(rouge.rouge_n(a, b, n), reference.rouge_n(a, b, n), rtol=0, atol=1e-12)
 
 
 def test_rouge_mean_averages_pairs(scorers):

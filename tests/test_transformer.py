@@ -1,4 +1,5 @@
-"""The Transformer family: shapes, masks, padding, cache, prefixes, init, counts -- against NumPy references.
+"""The Transformer family: shapes, masks, padding, cache, prefixes, init, counts -- against the textbook
+forms in :mod:`minilm.reference`.
 
 Whole-model numerics are checked against Hugging Face ``transformers`` in ``test_hf.py``.
 """
@@ -15,17 +16,20 @@ import pytest
 from flax import nnx
 from jax.test_util import check_grads
 
+import minilm.reference as reference
 from minilm.errors import UserError
 from minilm.models.transformer import (
     BERT,
     GPT,
     Block,
     KVCache,
+    MultiHeadAttention,
     SequenceClassifier,
     SpanExtractor,
     TokenClassifier,
     Transformer,
     TransformerConfig,
+    attention,
     count_params,
     flops_per_token,
     gelu,
@@ -154,43 +158,70 @@ def test_gelu_matches_jax_and_finite_differences(approximate: bool) -> None:
     check_grads(lambda x: gelu(x, approximate), (x[::4],), order=1, modes=["rev"], atol=1e-2)
 
 
-def test_layer_norm_vjp_matches_autodiff() -> None:
+@pytest.mark.parametrize("approximate", [False, True])
+def test_gelu_vjp_matches_reference(approximate: bool) -> None:
+    x = np.linspace(-6.0, 6.0, 41).astype(np.float32)
+    g = np.cos(x)  # a cotangent
+    out, vjp = jax.vjp(lambda x: gelu(x, approximate), jnp.asarray(x))
+    np.testing.assert_allclose(out, reference.gelu(x, approximate), atol=2e-6)
+    np.testing.assert_allclose(vjp(jnp.asarray(g))[0], g * reference.gelu_grad(x, approximate), atol=2e-6)
+
+
+def test_layer_norm_vjp_matches_reference() -> None:
     rng = np.random.default_rng(0)
-    x, g = (jnp.asarray(rng.normal(size=(5, 8)) * 3 + 1, jnp.float32) for _ in range(2))
-    scale = jnp.asarray(rng.normal(size=(8,)), jnp.float32)
-
-    def reference(x, scale):
-        mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
-        return (x - mean) / jnp.sqrt(var + 1e-5) * scale[None, :]
-
-    out, vjp = jax.vjp(lambda x, s: layer_norm(x, s, 1e-5), x, scale)
-    ref_out, ref_vjp = jax.vjp(reference, x, scale)
-    np.testing.assert_allclose(out, ref_out, atol=1e-5)
-    for a, b in zip(vjp(g), ref_vjp(g), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+    x, g = (rng.normal(size=(5, 8)).astype(np.float32) * 3 + 1 for _ in range(2))
+    scale = rng.normal(size=(8,)).astype(np.float32)
+    out, vjp = jax.vjp(lambda x, s: layer_norm(x, s, 1e-5), jnp.asarray(x), jnp.asarray(scale))
+    np.testing.assert_allclose(out, reference.layer_norm(x, scale, eps=1e-5), atol=1e-5)
+    dx, dscale = vjp(jnp.asarray(g))
+    ref_dx, ref_dscale, _ = reference.layer_norm_grads(x, scale, g, eps=1e-5)
+    np.testing.assert_allclose(dx, ref_dx, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dscale, ref_dscale, rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------------------------------------- masks
 
 
-def _numpy_attention(q, k, v, mask):
-    """Reference eq. (1) in NumPy float64: q (B,T,H,Q), k/v (B,S,H,Q), mask (B,T,S)."""
-    q, k, v = (np.asarray(a, np.float64) for a in (q, k, v))
-    scores = np.einsum("bthq,bshq->bhts", q, k) / math.sqrt(q.shape[-1])
-    scores = np.where(np.asarray(mask)[:, None], scores, -np.inf)
-    probs = np.exp(scores - scores.max(-1, keepdims=True))
-    probs /= probs.sum(-1, keepdims=True)
-    return np.einsum("bhts,bshq->bthq", probs, v)
-
-
-def test_attention_matches_numpy() -> None:
+def test_attention_matches_reference() -> None:
     rng = np.random.default_rng(0)
-    q, k, v = (rng.normal(size=(2, 5, 3, 4)).astype(np.float32) for _ in range(3))
-    mask = np.tril(np.ones((5, 5), bool))[None] & (rng.random((2, 1, 5)) > 0.3)
+    q, k, v = (rng.normal(size=(2, 3, 5, 4)).astype(np.float32) for _ in range(3))  # (B, H, T, Q)
+    mask = reference.causal_mask(5)[None] & (rng.random((2, 1, 5)) > 0.3)  # (B, T, S)
     mask[:, :, 0] = True  # every query keeps at least one key
-    heads_first = [jnp.asarray(a).transpose(0, 2, 1, 3) for a in (q, k, v)]  # (B, H, T, Q)
-    out = scaled_dot_product_attention(*heads_first, jnp.asarray(mask)).transpose(0, 2, 1, 3)
-    np.testing.assert_allclose(out, _numpy_attention(q, k, v, mask), atol=1e-5)
+    out = scaled_dot_product_attention(*map(jnp.asarray, (q, k, v)), jnp.asarray(mask))
+    np.testing.assert_allclose(out, reference.attention(q, k, v, mask[:, None]), atol=1e-5)
+
+
+def test_blocked_attention_is_one_softmax_over_all_blocks() -> None:
+    """The prompt's keys, a cache (with invalid slots) and a prefix (no mask): one softmax over them all."""
+    rng = np.random.default_rng(1)
+    b, h, t, q_size, sizes = 2, 3, 4, 5, (4, 6, 2)
+    q = rng.normal(size=(b, h, t, q_size)).astype(np.float32)
+    keys, values = ([rng.normal(size=(b, h, s, q_size)).astype(np.float32) for s in sizes] for _ in range(2))
+    own = np.broadcast_to(reference.causal_mask(t)[None], (b, t, t))
+    cache = np.broadcast_to((rng.random((b, 1, sizes[1])) > 0.4), (b, t, sizes[1]))  # (B, T, S_cache)
+    masks = [own, cache, None]
+    blocks = [
+        (jnp.asarray(k), jnp.asarray(v), None if m is None else jnp.asarray(m))
+        for k, v, m in zip(keys, values, masks, strict=True)
+    ]
+    full_mask = np.concatenate([own, cache, np.ones((b, t, sizes[2]), bool)], axis=2)  # (B, T, sum S)
+    expected = reference.attention(q, np.concatenate(keys, 2), np.concatenate(values, 2), full_mask[:, None])
+    np.testing.assert_allclose(jax.jit(attention)(jnp.asarray(q), blocks), expected, atol=1e-5)
+
+
+def test_multi_head_attention_matches_reference() -> None:
+    """The fused (D, 3D) projection splits into W^Q, W^K, W^V column blocks, each head a slice of them."""
+    cfg = TransformerConfig(vocab_size=50, max_len=16, n_layer=1, n_head=2, d_model=8, d_ff=16, bias=False)
+    mha = MultiHeadAttention(cfg, rngs=nnx.Rngs(0))
+    x = np.random.default_rng(2).normal(size=(2, 5, 8)).astype(np.float32)  # (B, T, D)
+    mask = reference.causal_mask(5)
+    out, _ = nnx.jit(lambda m, x, mask: m(x, mask))(mha, jnp.asarray(x), jnp.asarray(mask)[None])
+    w = np.asarray(mha.qkv.kernel[...])  # (D, 3D)
+    w_q, w_k, w_v = w[:, :8], w[:, 8:16], w[:, 16:]
+    expected = reference.multi_head_attention(
+        x, x, x, w_q, w_k, w_v, np.asarray(mha.out.kernel[...]), 2, mask
+    )
+    np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
 def test_causal_future_does_not_change_past(gpt: GPT) -> None:
@@ -298,19 +329,20 @@ def test_prefix_equals_numpy_attention() -> None:
     attn, blk = model.blocks[0].attn, model.blocks[0]
 
     def ln(h, mod):
-        h = (h - h.mean(-1, keepdims=True)) / np.sqrt(h.var(-1, keepdims=True) + cfg.layer_norm_eps)
-        return h * np.asarray(mod.scale[...])
+        return reference.layer_norm(h, np.asarray(mod.scale[...]), eps=cfg.layer_norm_eps)
 
-    qkv = ln(x, blk.ln1) @ np.asarray(attn.qkv.kernel[...])
-    q, k, v = (qkv[..., i * 8 : (i + 1) * 8].reshape(2, 4, 2, 4) for i in range(3))
-    k = np.concatenate([np.broadcast_to(prefix[0, 0].reshape(1, 3, 2, 4), (2, 3, 2, 4)), k], axis=1)
-    v = np.concatenate([np.broadcast_to(prefix[0, 1].reshape(1, 3, 2, 4), (2, 3, 2, 4)), v], axis=1)
-    mask = np.concatenate([np.ones((1, 4, 3), bool), np.tril(np.ones((4, 4), bool))[None]], axis=2)
-    mask = np.broadcast_to(mask, (2, 4, 7))
-    h = x + _numpy_attention(q, k, v, mask).reshape(2, 4, 8) @ np.asarray(attn.out.kernel[...])
+    def heads(a):  # (B or 1, S, D) -> (B or 1, H, S, Q)
+        return a.reshape(a.shape[0], a.shape[1], 2, 4).transpose(0, 2, 1, 3)
+
+    qkv = ln(x, blk.ln1) @ np.asarray(attn.qkv.kernel[...])  # (B, T, 3D)
+    q, k, v = (heads(qkv[..., i * 8 : (i + 1) * 8]) for i in range(3))  # (B, H, T, Q)
+    k = np.concatenate([np.broadcast_to(heads(prefix[0, 0][None]), (2, 2, 3, 4)), k], axis=2)
+    v = np.concatenate([np.broadcast_to(heads(prefix[0, 1][None]), (2, 2, 3, 4)), v], axis=2)
+    mask = np.concatenate([np.ones((4, 3), bool), reference.causal_mask(4)], axis=1)  # (T, P + T)
+    y = reference.attention(q, k, v, mask).transpose(0, 2, 1, 3).reshape(2, 4, 8)  # (B, T, D)
+    h = x + y @ np.asarray(attn.out.kernel[...])
     ffn = blk.ffn
-    up = ln(h, blk.ln2) @ np.asarray(ffn.up.kernel[...])
-    gelu = 0.5 * up * (1 + np.tanh(math.sqrt(2 / math.pi) * (up + 0.044715 * up**3)))
-    expected = ln(h + gelu @ np.asarray(ffn.down.kernel[...]), model.ln_f)
+    up = reference.gelu(ln(h, blk.ln2) @ np.asarray(ffn.up.kernel[...]), approximate=True)
+    expected = ln(h + up @ np.asarray(ffn.down.kernel[...]), model.ln_f)
     got = model(tokens, kv_prefix=jnp.asarray(prefix))
     np.testing.assert_allclose(got, expected, atol=1e-5)

@@ -1,5 +1,6 @@
-"""The losses and update rules of word2vec, fastText and GloVe against closed forms, jax.grad and
-finite differences."""
+"""The losses and update rules of word2vec, fastText and GloVe against the textbook forms of
+:mod:`minilm.reference` (the gradients there are checked by finite differences), jax.grad and finite
+differences."""
 
 from __future__ import annotations
 
@@ -9,29 +10,38 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
+import minilm.reference as reference
 from minilm.vectors import fasttext, glove, word2vec
 from minilm.vectors.word2vec import Batch, Params
 
 
-def _sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
 @pytest.fixture(scope="module")
 def ns_case():
+    """2 inputs share each row's 5 outputs: the word to predict (label 1, weight 1), then 4 noise words
+    whose terms weigh w (one w per input, as K' draws standing for K noise words)."""
     rng = np.random.default_rng(0)
-    h = rng.normal(size=(3, 2, 4)).astype(np.float32)  # 2 inputs share each row's 5 outputs
-    u = rng.normal(size=(3, 5, 4)).astype(np.float32)
-    labels = np.tile(np.array([1, 1, 0, 0, 0], np.float32), (3, 2, 1))
-    weights = rng.uniform(0, 2, size=(3, 2, 5)).astype(np.float32)
+    h = rng.normal(size=(3, 2, 4)).astype(np.float32)  # (B, M, D)
+    u = rng.normal(size=(3, 5, 4)).astype(np.float32)  # (B, J, D)
+    labels = np.tile(np.array([1, 0, 0, 0, 0], np.float32), (3, 2, 1))
+    noise_weight = rng.uniform(0, 2, size=(3, 2, 1))  # (B, M, 1)
+    weights = np.concatenate([np.ones((3, 2, 1)), np.tile(noise_weight, 4)], axis=2).astype(np.float32)
     return h, u, labels, weights
 
 
-def test_ns_loss_matches_closed_form(ns_case):
+def test_ns_loss_and_grads_match_reference(ns_case):
     h, u, labels, weights = ns_case
-    s = np.einsum("bmd,bjd->bmj", h, u).astype(np.float64)
-    expected = -np.sum(weights * (labels * np.log(_sigmoid(s)) + (1 - labels) * np.log(_sigmoid(-s))))
-    np.testing.assert_allclose(float(word2vec.ns_loss(*map(jnp.asarray, ns_case))), expected, rtol=1e-5)
+    loss = sum(
+        reference.sgns_loss(h[b, m], u[b, 0], u[b, 1:], weights[b, m, 1]) for b in range(3) for m in range(2)
+    )
+    np.testing.assert_allclose(float(word2vec.ns_loss(*map(jnp.asarray, ns_case))), loss, rtol=1e-5)
+    dh, du = word2vec.ns_grads(*map(jnp.asarray, ns_case))
+    exp_dh, exp_du = np.zeros(h.shape), np.zeros(u.shape)
+    for b in range(3):
+        for m in range(2):
+            exp_dh[b, m], d_out, d_noise = reference.sgns_grads(h[b, m], u[b, 0], u[b, 1:], weights[b, m, 1])
+            exp_du[b] += np.concatenate([d_out[None], d_noise])  # the M inputs' gradients add up
+    np.testing.assert_allclose(dh, exp_dh, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(du, exp_du, rtol=1e-5, atol=1e-6)
 
 
 def test_ns_grads_equal_autodiff_and_finite_differences(ns_case):
@@ -59,26 +69,18 @@ def _word2vec_case(rng, vocab=7, dim=4, batch=3, radius=2, noise=3):
 
 def test_skipgram_step_is_sgd_on_the_window_loss():
     """One step = W - lr * grad of word2vec's summed loss over the full matrices (duplicates add up):
-    every (context, centre) pair and every (context, noise word) pair of the window is a term."""
+    each context word predicts the centre against the window's noise words (those equal to the centre
+    skipped), one reference SGNS loss per (context, centre) pair."""
     params, b = _word2vec_case(np.random.default_rng(1))
-    pairs = [  # (input = context, output, label): word2vec.c's terms, written out one by one
-        (c, b.centres[i], 1.0) for i in range(3) for c in b.contexts[i] if c >= 0
-    ] + [
-        (c, n, 0.0)
-        for i in range(3)
-        for c in b.contexts[i]
-        if c >= 0
-        for n in b.negatives[i]
-        if n != b.centres[i]
-    ]
-    inputs, outputs, label = (np.array(col) for col in zip(*pairs, strict=True))
-
-    @jax.jit
-    def loss(w_in, w_out):
-        s = jnp.sum(w_in[inputs] * w_out[outputs], axis=1)
-        return -jnp.sum(jax.nn.log_sigmoid(jnp.where(label == 1, s, -s)))
-
-    g_in, g_out = jax.grad(loss, argnums=(0, 1))(params.w_in, params.w_out)
+    w_in, w_out = (np.asarray(p, np.float64) for p in params)
+    g_in, g_out = np.zeros_like(w_in), np.zeros_like(w_out)
+    for centre, contexts, negatives in zip(b.centres, b.contexts, b.negatives, strict=True):
+        noise = negatives[negatives != centre]
+        for c in contexts[contexts >= 0]:
+            d_in, d_out, d_noise = reference.sgns_grads(w_in[c], w_out[centre], w_out[noise])
+            g_in[c] += d_in
+            g_out[centre] += d_out
+            np.add.at(g_out, noise, d_noise)
     new = jax.jit(word2vec.skipgram_step)(params, jax.tree.map(jnp.asarray, b))
     np.testing.assert_allclose(new.w_in, params.w_in - b.lr * g_in, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(new.w_out, params.w_out - b.lr * g_out, rtol=1e-5, atol=1e-6)
@@ -86,8 +88,9 @@ def test_skipgram_step_is_sgd_on_the_window_loss():
 
 def test_cbow_step_follows_word2vec_c():
     """h = mean of the context vectors; output rows get -lr * dL/du; each context row gets all of
-    -lr * dL/dh (word2vec.c / gensim cbow_mean=1).  The sub-batch shares K' noise words, each weighing
-    K/K'; a noise word equal to the centre is skipped; a centre without context trains nothing."""
+    -lr * dL/dh, C times its own gradient (word2vec.c / gensim cbow_mean=1).  The sub-batch shares K'
+    noise words, each weighing K/K'; a noise word equal to the centre is skipped; a centre without
+    context trains nothing."""
     params, b = _word2vec_case(np.random.default_rng(2), batch=4)
     contexts = np.asarray(b.contexts).copy()
     contexts[3] = -1  # no context word
@@ -100,16 +103,11 @@ def test_cbow_step_follows_word2vec_c():
     w_in, w_out = (np.asarray(p, np.float64) for p in params)
     exp_in, exp_out = w_in.copy(), w_out.copy()
     for i in range(3):
-        ctx = [c for c in contexts[i] if c >= 0]
-        h = w_in[ctx].mean(0)
-        targets = [(b.centres[i], 1.0, 1.0)] + [(n, 0.0, weight) for n in noise if n != b.centres[i]]
-        dh = np.zeros_like(h)
-        for t, label, c in targets:
-            e = c * (_sigmoid(h @ w_out[t]) - label)
-            dh += e * w_out[t]
-            exp_out[t] -= b.lr * e * h
-        for c in ctx:
-            exp_in[c] -= b.lr * dh
+        ctx, kept = contexts[i][contexts[i] >= 0], noise[noise != centres[i]]
+        d_ctx, d_out, d_noise = reference.cbow_grads(w_in[ctx], w_out[centres[i]], w_out[kept], weight)
+        np.add.at(exp_in, ctx, -b.lr * len(ctx) * d_ctx)
+        exp_out[centres[i]] -= b.lr * d_out
+        np.add.at(exp_out, kept, -b.lr * d_noise)
     new = jax.jit(word2vec.cbow_step)(params, jax.tree.map(jnp.asarray, sb))
     np.testing.assert_allclose(new.w_in, exp_in, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(new.w_out, exp_out, rtol=1e-4, atol=1e-5)
@@ -162,17 +160,14 @@ def test_fasttext_input_vector_and_step():
     expected_h = np.stack([(w_in[1] + z[2] + z[5]) / 3, (w_in[1] + z[5] + z[9]) / 3, w_in[4]])
     np.testing.assert_allclose(fasttext.input_vectors(ft.w_in, ft.w_ngrams, batch), expected_h, rtol=1e-5)
     w_out, step = np.asarray(params.w_out), np.zeros_like(expected_h)
-    for slot in range(
-        3
-    ):  # dL/dh: contexts are the outputs; each noise word counts 5/3 per context it differs from
+    for slot in range(3):  # dL/dh: h predicts each context word against the noise words other than it
+        negatives = np.asarray(words.negatives[slot])
         for c in np.asarray(words.contexts[slot]):
-            if c < 0:
-                continue
-            step[slot] -= (_sigmoid(expected_h[slot] @ w_out[c]) - 1) * w_out[c]
-            for n in np.asarray(words.negatives[slot]):
-                if n != c:
-                    step[slot] -= 5 / 3 * _sigmoid(expected_h[slot] @ w_out[n]) * w_out[n]
-    step *= words.lr
+            if c >= 0:
+                d_h, _, _ = reference.sgns_grads(
+                    expected_h[slot], w_out[c], w_out[negatives[negatives != c]], 5 / 3
+                )
+                step[slot] -= words.lr * d_h
     new = jax.jit(fasttext.skipgram_step)(ft, batch)
     exp_z = z.copy()
     for row, slot in [(2, 0), (5, 0), (5, 1), (9, 1)]:
@@ -184,20 +179,21 @@ def test_fasttext_input_vector_and_step():
     np.testing.assert_allclose(new.w_in, exp_in, rtol=1e-5, atol=1e-6)
 
 
-def test_glove_loss_matches_numpy():
+def test_glove_loss_matches_reference():
+    """Entry e pairs row e of w with row e of w~: the reference cost of a diagonal co-occurrence matrix."""
     rng = np.random.default_rng(4)
     w, wc = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
     b, bc = rng.normal(size=6), rng.normal(size=6)
     x = np.array([0.5, 3.0, 99.0, 100.0, 250.0, 1.0])
-    f = np.where(x < 100, (x / 100) ** 0.75, 1.0)
-    expected = np.sum(f * (np.sum(w * wc, 1) + b + bc - np.log(x)) ** 2)
+    expected = reference.glove_cost(np.diag(x), w, wc, b, bc, x_max=100.0, alpha=0.75)
     got = glove.glove_loss(*(jnp.asarray(a, jnp.float32) for a in (w, wc, b, bc, x)), 100.0, 0.75)
     np.testing.assert_allclose(float(got), expected, rtol=1e-5)
 
 
 def test_glove_adagrad_step_matches_glove_c():
     """glove.c per entry: fdiff = eta f(x) diff; W -= fdiff W~ / sqrt(G); G += (fdiff W~)^2; same for
-    the biases with fdiff -- here on entries with distinct rows (duplicates add up in a batch)."""
+    the biases with fdiff -- the step eta g of the gradient g of J / 2 -- here on entries with distinct
+    rows (duplicates add up in a batch)."""
     rng = np.random.default_rng(5)
     p = glove.init_params(8, 3, seed=0)
     noisy_sums = np.asarray(p.words).copy()
@@ -208,18 +204,13 @@ def test_glove_adagrad_step_matches_glove_c():
     (w, b, g_w, g_b), (wc, bc, g_wc, g_bc) = (
         [np.array(a, np.float64) for a in glove.unpack(side)] for side in p
     )
-    for r, c, xi in zip(rows, cols, x, strict=True):
-        diff = w[r] @ wc[c] + b[r] + bc[c] - np.log(xi)
-        fdiff = 0.05 * min((xi / 100) ** 0.75, 1.0) * diff
-        g1, g2 = fdiff * wc[c], fdiff * w[r]
-        w[r] -= g1 / np.sqrt(g_w[r])
-        wc[c] -= g2 / np.sqrt(g_wc[c])
-        b[r] -= fdiff / np.sqrt(g_b[r])
-        bc[c] -= fdiff / np.sqrt(g_bc[c])
-        g_w[r] += g1**2
-        g_wc[c] += g2**2
-        g_b[r] += fdiff**2
-        g_bc[c] += fdiff**2
+    counts = np.zeros((8, 8))
+    counts[rows, cols] = x
+    grads = reference.glove_grads(counts, w, wc, b, bc, x_max=100.0, alpha=0.75)  # of J; rows not in X: 0
+    for theta, grad, sums in zip((w, wc, b, bc), grads, (g_w, g_wc, g_b, g_bc), strict=True):
+        step = 0.05 * grad / 2  # eta times the gradient of J / 2
+        theta -= step / np.sqrt(sums)
+        sums += step**2
     padded = glove.Entries(np.append(rows, 0), np.append(cols, 0), np.append(x, 0.0).astype(np.float32))
     new = jax.jit(glove.adagrad_step, static_argnums=(2, 3, 4))(
         p, jax.tree.map(jnp.asarray, padded), 100.0, 0.75, 0.05
