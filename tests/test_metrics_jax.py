@@ -1,10 +1,12 @@
-"""jnp metrics under jax.jit against the NumPy metrics / scikit-learn (tolerance 1e-6, float32)."""
+"""jnp metrics under jax.jit against the NumPy metrics / scikit-learn (tolerance 1e-6, float32), token NLL
+against log-softmax by hand and optax."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from sklearn import metrics as skm
 
@@ -42,20 +44,32 @@ def test_classification_metrics_match_sklearn_with_padding(jitted):
             assert float(f1[avg]) == pytest.approx(skm.f1_score(g, p, average=avg, zero_division=0), abs=1e-6)
 
 
-def test_token_nll_matches_numpy_log_softmax(jitted):
+def test_token_nll_is_minus_log_softmax_and_optax_bit_for_bit(jitted):
     _, token_nll = jitted
     rng = np.random.default_rng(1)
-    logits = rng.normal(size=(3, 7, 11)).astype(np.float32)
+    logits = (rng.normal(size=(3, 7, 11)) * 4).astype(np.float32)
     targets = rng.integers(0, 11, (3, 7))
-    mask = rng.random((3, 7)) < 0.7
-    total, count = token_nll(logits, targets, mask)
-    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-    nll = -np.take_along_axis(logp, targets[..., None], -1)[..., 0]
-    assert float(total) == pytest.approx(float(nll[mask].sum()), rel=1e-5)
-    assert int(count) == int(mask.sum())
-    # uniform logits: perplexity equals the vocabulary size
-    total, count = token_nll(jnp.zeros((2, 4, 11)), jnp.zeros((2, 4), jnp.int32))
-    assert perplexity(float(total), int(count)) == pytest.approx(11.0, rel=1e-5)
+    got = np.asarray(token_nll(logits, targets))  # (3, 7)
+    # -log softmax picked by hand, in float64
+    x = logits.astype(np.float64)
+    logp = x - x.max(-1, keepdims=True) - np.log(np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True))
+    by_hand = -np.take_along_axis(logp, targets[..., None], -1)[..., 0]
+    np.testing.assert_allclose(got, by_hand, rtol=1e-6, atol=1e-6)  # float32 rounding of log-sum-exp
+    # optax's cross-entropy: the same values and the same gradients, bit for bit (the losses trained with
+    # optax before keep their numbers)
+    ours = jax.jit(jax.value_and_grad(lambda z: token_nll(z, targets).sum()))
+    theirs = jax.jit(
+        jax.value_and_grad(lambda z: optax.softmax_cross_entropy_with_integer_labels(z, targets).sum())
+    )
+    np.testing.assert_array_equal(
+        got, np.asarray(optax.softmax_cross_entropy_with_integer_labels(logits, targets))
+    )
+    for a, b in zip(ours(logits), theirs(logits), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # bfloat16 logits are scored in float32; uniform logits: perplexity equals the vocabulary size
+    assert token_nll(jnp.asarray(logits, jnp.bfloat16), targets).dtype == jnp.float32
+    nll = token_nll(jnp.zeros((2, 4, 11)), jnp.zeros((2, 4), jnp.int32))
+    assert perplexity(float(nll.sum()), nll.size) == pytest.approx(11.0, rel=1e-5)
 
 
 def test_f1_rejects_unknown_average():
