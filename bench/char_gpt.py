@@ -55,7 +55,7 @@ from flax import nnx  # noqa: E402
 
 from minilm.data.batches import LMBatches  # noqa: E402
 from minilm.models.transformer import GPT, TransformerConfig  # noqa: E402
-from minilm.pipeline import lm_loss  # noqa: E402
+from minilm.objectives.lm import lm_loss  # noqa: E402
 from minilm.train.loop import TrainConfig, fit  # noqa: E402
 from minilm.train.parallel import use_cpu_devices  # noqa: E402
 

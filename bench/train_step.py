@@ -20,6 +20,8 @@ from flax import nnx
 
 from minilm import pipeline
 from minilm.models.transformer import GPT, SequenceClassifier, TransformerConfig
+from minilm.objectives.classification import classification_loss
+from minilm.objectives.lm import lm_loss
 from minilm.train.loop import make_train_step
 from minilm.train.optim import learning_rate_schedule, make_optimizer
 
@@ -66,7 +68,7 @@ def main() -> None:
     tokens = rng.integers(0, cfg.vocab_size, size=(cfg.pretrain_batch, cfg.max_len + 1), dtype=np.int32)
     lm = GPT(model_cfg, rngs=nnx.Rngs(0))
     lm_batch = {"tokens": tokens[:, :-1], "targets": tokens[:, 1:]}
-    result = time_steps(lm, pipeline.lm_loss, lm_batch, cfg, args.steps, args.repeats)
+    result = time_steps(lm, lm_loss, lm_batch, cfg, args.steps, args.repeats)
     print(json.dumps({"phase": "pretrain", "batch": cfg.pretrain_batch, "seq": cfg.max_len, **result}))
     clf = SequenceClassifier(lm, 2, rngs=nnx.Rngs(1))
     clf_batch = {
@@ -74,7 +76,7 @@ def main() -> None:
         "attention_mask": np.ones((cfg.finetune_batch, cfg.max_len), np.int32),
         "labels": rng.integers(0, 2, size=cfg.finetune_batch, dtype=np.int32),
     }
-    result = time_steps(clf, pipeline.classification_loss, clf_batch, cfg, args.steps, args.repeats)
+    result = time_steps(clf, classification_loss, clf_batch, cfg, args.steps, args.repeats)
     print(json.dumps({"phase": "finetune", "batch": cfg.finetune_batch, "seq": cfg.max_len, **result}))
 
 

@@ -28,20 +28,23 @@ from __future__ import annotations
 import argparse
 import collections
 import dataclasses
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from minilm.config import ResumableRunSettings, config_from_dict, opt
 from minilm.data.registry import load_dataset
 from minilm.errors import UserError
-from minilm.metrics.perplexity import perplexity
-from minilm.models.elmo import BiLM, BiLMConfig, bilm_loss, bilm_nll, char_ids, elmo_layers
+from minilm.models.elmo import BiLM, BiLMConfig, char_ids, elmo_layers
+from minilm.objectives.bilm import bilm_evaluator, bilm_loss
+from minilm.objectives.evaluate import batched_apply
 from minilm.pipeline import resume_phase, save_model
 from minilm.train import checkpoint
 from minilm.train.loop import TrainConfig, fit
@@ -204,45 +207,20 @@ def eval_batches(
     return batches
 
 
-def bilm_evaluator(model: BiLM):
-    """``evaluate(model, batches) -> {"nll_fwd", "nll_bwd", "ppl_fwd", "ppl_bwd", "tokens"}`` (mean NLL
-    in nats per predicted token and perplexity, per direction), one compiled function for all batches."""
-    graphdef = nnx.graphdef(model)
-
-    @jax.jit
-    def sums(state, batch):
-        return bilm_nll(nnx.merge(graphdef, state), batch)
-
-    def evaluate(m: BiLM, batches: list[dict[str, np.ndarray]]) -> dict[str, float]:
-        state = nnx.state(m)
-        totals = np.sum([np.array([float(v) for v in sums(state, b)]) for b in batches], axis=0)
-        sum_fwd, sum_bwd, count = totals
-        n = int(count)
-        return {
-            "nll_fwd": sum_fwd / n,
-            "nll_bwd": sum_bwd / n,
-            "ppl_fwd": perplexity(float(sum_fwd), n),
-            "ppl_bwd": perplexity(float(sum_bwd), n),
-            "tokens": n,
-        }
-
-    return evaluate
-
-
 # ----------------------------------------------------------------------------------------------------
 # Contextual vectors of words in sentences
 # ----------------------------------------------------------------------------------------------------
 
 
 def sentence_batch(
-    sentences: list[list[str]], vocab: Vocab, max_chars: int | None, rows: int, width: int
+    sentences: list[list[str]], vocab: Vocab, max_chars: int | None, width: int
 ) -> dict[str, np.ndarray]:
-    """Rows ``<eos> w_1 .. w_n <eos>`` (the boundaries the biLM saw in training), padded to (rows, width):
+    """Rows ``<eos> w_1 .. w_n <eos>`` (the boundaries the biLM saw in training), padded to (S, width):
     word k of sentence b is at [b, k + 1]."""
     index, unk = vocab.index, len(vocab.words) - 1
-    tokens = np.zeros((rows, width), dtype=np.int32)
-    lengths = np.ones(rows, dtype=np.int32)  # padding rows: one <eos>-less token, ignored
-    chars = None if max_chars is None else np.zeros((rows, width, max_chars), dtype=np.int32)
+    tokens = np.zeros((len(sentences), width), dtype=np.int32)
+    lengths = np.zeros(len(sentences), dtype=np.int32)
+    chars = None if max_chars is None else np.zeros((len(sentences), width, max_chars), dtype=np.int32)
     for b, words in enumerate(sentences):
         row = [EOS, *words, EOS]
         tokens[b, : len(row)] = [index.get(t, unk) for t in row]
@@ -263,14 +241,12 @@ def sentence_layers(
     Sentences go through in fixed-size padded batches, so there is one compiled function."""
     graphdef, state = nnx.split(model)
     max_chars = model.cfg.max_chars if model.cfg.encoder == "char" else None
-    layers_of = jax.jit(lambda s, batch: elmo_layers(nnx.merge(graphdef, s), batch))
+    # (b, T) rows -> (b, L+1, T, 2P): rows first, as batched_apply concatenates them
+    layers_of = jax.jit(lambda s, batch: jnp.moveaxis(elmo_layers(nnx.merge(graphdef, s), batch), 0, 1))
     width = max(len(words) for words in sentences) + 2
-    out = []
-    for i in range(0, len(sentences), chunk):
-        part = sentences[i : i + chunk]
-        layers = np.asarray(layers_of(state, sentence_batch(part, vocab, max_chars, chunk, width)))
-        out += [layers[:, b, 1 : len(words) + 1].transpose(1, 0, 2) for b, words in enumerate(part)]
-    return out
+    rows = sentence_batch(sentences, vocab, max_chars, width)
+    layers = batched_apply(functools.partial(layers_of, state), rows, chunk)  # (S, L+1, T, 2P)
+    return [layers[b, :, 1 : len(words) + 1].transpose(1, 0, 2) for b, words in enumerate(sentences)]
 
 
 def static_vectors(model: BiLM, vocab: Vocab) -> np.ndarray:

@@ -8,14 +8,14 @@
 
 - GPT (Radford et al. 2018/2019): next-token cross-entropy ``-1/(B T) sum_t log p(x_{t+1} | x_<=t)`` on
   random windows of the token stream; reported: held-out perplexity ``exp(NLL / tokens)`` over
-  non-overlapping windows (:func:`minilm.pipeline.lm_evaluator`).
+  non-overlapping windows (:func:`minilm.objectives.lm.lm_evaluator`).
 - BERT (Devlin et al. 2019, §3.1 "Task #1: Masked LM"): each training row is ``<cls> window <sep>``;
   15% of the window's tokens are chosen, of which 80% become ``<mask>``, 10% a random token and 10%
   stay, and the loss is the cross-entropy of the original tokens at the chosen positions
-  (:mod:`minilm.models.masking`).  No next-sentence prediction (as RoBERTa).  Reported: held-out MLM loss
+  (:mod:`minilm.objectives.mlm`).  No next-sentence prediction (as RoBERTa).  Reported: held-out MLM loss
   under a fixed masking, and pseudo-perplexity (Salazar et al. 2020, "Masked Language Model Scoring",
   eq. 2): every token masked in turn, ``PPPL = exp(-1/N sum_t log p(x_t | x_{\\t}))``
-  (:func:`minilm.models.masking.pseudo_log_likelihood`, as ``evaluate.py perplexity`` for a BERT).
+  (:func:`minilm.objectives.mlm.pseudo_log_likelihood`, as ``evaluate.py perplexity`` for a BERT).
 - Tokenizer: byte-level BPE (:func:`minilm.data.tokenizer.train_bpe`) or one token per character
   (:func:`minilm.data.tokenizer.train_char`); either is saved as ``tokenizer.json``.
 
@@ -31,30 +31,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
 from minilm.config import ResumableRunSettings, opt
 from minilm.data.batches import LMBatches
 from minilm.data.registry import Dataset, load_dataset
-from minilm.data.tokenizer import CLS, MASK, SEP, encode_stream, load_tokenizer, train_bpe, train_char
+from minilm.data.tokenizer import MASK, encode_stream, load_tokenizer, train_bpe, train_char
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
 from minilm.metrics.perplexity import perplexity
-from minilm.models.masking import mask_tokens, pseudo_log_likelihood
 from minilm.models.transformer import BERT, GPT, TransformerConfig, count_params
-from minilm.pipeline import (
-    EVAL_BATCH,
-    lm_evaluator,
-    lm_loss,
-    lm_text,
-    phase_config,
-    resume_phase,
-    save_model,
-)
+from minilm.objectives.evaluate import EVAL_BATCH
+from minilm.objectives.lm import lm_evaluator, lm_loss
+from minilm.objectives.mlm import MLMBatches, mlm_evaluator, mlm_loss, pseudo_log_likelihood, with_cls_sep
+from minilm.pipeline import lm_text, phase_config, resume_phase, save_model
 from minilm.train.loop import fit
 from minilm.train.runlog import MetricsLog
 
@@ -89,88 +80,6 @@ class Config(ResumableRunSettings):
     eval_every: int = opt(200, "steps between held-out evaluations and checkpoints")
     max_eval: int = opt(2000, "cap on held-out windows evaluated during training (the final one uses all)")
     pppl_windows: int = opt(32, "BERT: held-out windows scored by pseudo-perplexity at the end")
-
-
-# ------------------------------------------------------------------------------------------------ BERT
-
-
-class MLMBatches:
-    """Masked-LM batches: ``<cls> window <sep>`` rows from random windows of the stream, masked with a
-    generator seeded by ``(seed, step)`` (so a resumed run sees the same masks).
-
-    batch(step) -> {"tokens": (B, T) masked input, "targets": (B, T) original ids, "weights": (B, T)
-    1.0 where the loss is taken}.
-    """
-
-    def __init__(
-        self, stream: np.ndarray, batch_size: int, seq_len: int, seed: int, vocab_size: int, p: float
-    ):
-        self.windows = LMBatches(stream, batch_size, seq_len - 2, seed)
-        self.seed, self.vocab_size, self.p = seed, vocab_size, p
-
-    def batch(self, step: int) -> dict[str, np.ndarray]:
-        rows = with_cls_sep(self.windows.batch(step)["tokens"])
-        rng = np.random.default_rng([self.seed, step, 1])  # 1: not the stream LMBatches draws from
-        return masked_batch(rows, rng, self.vocab_size, self.p)
-
-
-def with_cls_sep(windows: np.ndarray) -> np.ndarray:
-    """(B, W) -> (B, W + 2): ``<cls> w_1 .. w_W <sep>``."""
-    b = len(windows)
-    return np.concatenate([np.full((b, 1), CLS), windows, np.full((b, 1), SEP)], axis=1).astype(np.int32)
-
-
-def masked_batch(
-    rows: np.ndarray, rng: np.random.Generator, vocab_size: int, p: float
-) -> dict[str, np.ndarray]:
-    """Mask ``rows`` (B, T) for the MLM loss; <cls>/<sep> (first and last column) are never chosen."""
-    candidates = np.ones(rows.shape, bool)
-    candidates[:, [0, -1]] = False
-    inputs, chosen = mask_tokens(rows, candidates, rng, vocab_size=vocab_size, mask_id=MASK, p=p)
-    return {"tokens": inputs, "targets": rows, "weights": chosen.astype(np.float32)}
-
-
-def mlm_loss(model: BERT, batch: dict[str, jax.Array], rngs: nnx.Rngs | None):
-    """Mean cross-entropy of the original tokens at the chosen positions."""
-    logits = model(batch["tokens"], rngs=rngs)  # (B, T, V)
-    nll = optax.softmax_cross_entropy_with_integer_labels(logits, batch["targets"])  # (B, T)
-    w = batch["weights"]
-    return jnp.sum(nll * w) / jnp.maximum(jnp.sum(w), 1.0), {}
-
-
-def mlm_evaluator(model: BERT, seq_len: int, vocab_size: int, p: float, seed: int):
-    """``evaluate(model, stream, max_windows) -> (summed NLL at the chosen positions, positions)``.
-
-    The stream is cut into non-overlapping windows of ``seq_len - 2`` tokens, each wrapped in
-    ``<cls> .. <sep>`` and masked once with a generator seeded by ``seed`` (the same masks at every
-    evaluation); fixed-size jitted batches as :func:`minilm.pipeline.lm_evaluator`.
-    """
-    graphdef = nnx.graphdef(model)
-    width = seq_len - 2
-
-    @jax.jit
-    def batch_nll(state, tokens, targets, weights):  # (b, T) x3 -> ()
-        logits = nnx.merge(graphdef, state)(tokens)  # (b, T, V)
-        return jnp.sum(optax.softmax_cross_entropy_with_integer_labels(logits, targets) * weights)
-
-    def evaluate(m: BERT, stream: np.ndarray, max_windows: int | None = None) -> tuple[float, int]:
-        n = len(stream) // width
-        if max_windows is not None:
-            n = min(n, max_windows)
-        if n == 0:
-            raise UserError(f"the held-out text has {len(stream)} tokens, fewer than one window of {width}")
-        rows = with_cls_sep(stream[: n * width].reshape(n, width))
-        batch = masked_batch(rows, np.random.default_rng([seed, 2]), vocab_size, p)
-        pad = ((0, -n % EVAL_BATCH), (0, 0))
-        arrays = [np.pad(batch[k], pad) for k in ("tokens", "targets", "weights")]  # padding rows: weight 0
-        state = nnx.state(m)
-        total = sum(
-            float(batch_nll(state, *(a[i : i + EVAL_BATCH] for a in arrays)))
-            for i in range(0, len(arrays[0]), EVAL_BATCH)
-        )
-        return total, int(batch["weights"].sum())
-
-    return evaluate
 
 
 # ------------------------------------------------------------------------------------------------- run

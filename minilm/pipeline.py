@@ -25,10 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
 from minilm.config import ResumableRunSettings, opt
@@ -40,6 +37,8 @@ from minilm.fileio import atomic_write_bytes
 from minilm.metrics.classification import classification_report, format_report
 from minilm.metrics.perplexity import perplexity
 from minilm.models.transformer import GPT, SequenceClassifier, TransformerConfig, count_params
+from minilm.objectives.classification import classification_loss, classification_scores, classifier_predictor
+from minilm.objectives.lm import lm_evaluator, lm_loss
 from minilm.train import checkpoint
 from minilm.train.loop import TrainConfig, fit
 from minilm.train.runlog import MetricsLog
@@ -183,15 +182,6 @@ def run(cfg: Config) -> int:
     clf = SequenceClassifier(lm, len(labels), pooling="last", rngs=nnx.Rngs(cfg.seed + 1))
     predict = classifier_predictor(clf)
 
-    def dev_eval(model: SequenceClassifier) -> dict[str, float]:
-        logits = predict(model, dev_arrays)  # (N, C)
-        log_probs = logits - _logsumexp(logits)
-        gold = dev_arrays["labels"]
-        return {
-            "eval_loss": float(-log_probs[np.arange(len(gold)), gold].mean()),
-            "eval_accuracy": float(np.mean(logits.argmax(-1) == gold)),
-        }
-
     t0 = time.perf_counter()
     fit(
         clf,
@@ -199,7 +189,7 @@ def run(cfg: Config) -> int:
         clf_batches,
         phase_config(cfg, cfg.finetune_steps, cfg.finetune_batch, cfg.finetune_lr),
         run_dir,
-        eval_fn=dev_eval,
+        eval_fn=lambda m: classification_scores(predict(m, dev_arrays), dev_arrays["labels"]),
         resume=resume_phase(cfg, run_dir, "finetune"),
         phase="finetune",
     )
@@ -245,12 +235,6 @@ def resume_phase(cfg: ResumableRunSettings, run_dir: Path, phase: str) -> bool:
     return False
 
 
-def _logsumexp(x: np.ndarray) -> np.ndarray:
-    """log sum_j exp(x_ij) over the last axis, kept as (N, 1), computed stably."""
-    top = x.max(-1, keepdims=True)
-    return top + np.log(np.exp(x - top).sum(-1, keepdims=True))
-
-
 def phase_config(cfg: Config, steps: int, batch: int, lr: float) -> TrainConfig:
     return TrainConfig(
         steps=steps,
@@ -265,83 +249,6 @@ def phase_config(cfg: Config, steps: int, batch: int, lr: float) -> TrainConfig:
         seed=cfg.seed,
         progress=cfg.progress,
     )
-
-
-# ------------------------------------------------------------------------------------ losses, evals
-
-
-def lm_loss(model: GPT, batch: dict[str, jax.Array], rngs: nnx.Rngs | None):
-    """Mean next-token cross-entropy: -1/(B T) sum log p(x_{t+1} | x_<=t)."""
-    logits = model(batch["tokens"], rngs=rngs)  # (B, T, V)
-    return optax.softmax_cross_entropy_with_integer_labels(logits, batch["targets"]).mean(), {}
-
-
-def classification_loss(model: SequenceClassifier, batch: dict[str, jax.Array], rngs: nnx.Rngs | None):
-    logits = model(batch["tokens"], attention_mask=batch["attention_mask"], rngs=rngs)  # (B, C)
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"]).mean()
-    return loss, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["labels"])}
-
-
-EVAL_BATCH = 64
-
-
-def lm_evaluator(model: GPT, seq_len: int):
-    """``evaluate(model, stream, max_windows) -> (summed next-token NLL, tokens scored)``.
-
-    The stream is cut into non-overlapping windows; window i scores tokens i*T+1 .. i*T+T given
-    their prefix inside the window.  Windows go through in fixed-size batches (the last one masked),
-    so one compiled function serves every stream and every cap.
-    """
-    graphdef = nnx.graphdef(model)
-
-    @jax.jit
-    def batch_nll(state, tokens, targets, w):  # (b, T), (b, T), (b,) -> ()
-        logits = nnx.merge(graphdef, state)(tokens)  # (b, T, V)
-        nll = optax.softmax_cross_entropy_with_integer_labels(logits, targets).sum(-1)  # (b,)
-        return jnp.sum(nll * w)
-
-    def evaluate(m: GPT, stream: np.ndarray, max_windows: int | None = None) -> tuple[float, int]:
-        n = (len(stream) - 1) // seq_len
-        if max_windows is not None:
-            n = min(n, max_windows)
-        if n == 0:
-            raise UserError(
-                f"the held-out text has {len(stream)} tokens, fewer than one window of {seq_len + 1}"
-            )
-        pad = -n % EVAL_BATCH
-        x = np.pad(stream[: n * seq_len].reshape(n, seq_len), ((0, pad), (0, 0)))
-        y = np.pad(stream[1 : n * seq_len + 1].reshape(n, seq_len), ((0, pad), (0, 0)))
-        w = np.pad(np.ones(n, np.float32), (0, pad))
-        state = nnx.state(m)
-        total = sum(
-            float(batch_nll(state, x[i : i + EVAL_BATCH], y[i : i + EVAL_BATCH], w[i : i + EVAL_BATCH]))
-            for i in range(0, len(x), EVAL_BATCH)
-        )
-        return total, n * seq_len
-
-    return evaluate
-
-
-def classifier_predictor(model: SequenceClassifier):
-    """``predict(model, arrays) -> logits (N, C)`` in fixed-size jitted batches."""
-    graphdef = nnx.graphdef(model)
-
-    @jax.jit
-    def logits_of(state, tokens, mask):
-        return nnx.merge(graphdef, state)(tokens, attention_mask=mask)
-
-    def predict(m: SequenceClassifier, arrays: dict[str, np.ndarray]) -> np.ndarray:
-        state, n = nnx.state(m), len(arrays["tokens"])
-        pad = -n % EVAL_BATCH
-        tokens = np.pad(arrays["tokens"], ((0, pad), (0, 0)))
-        mask = np.pad(arrays["attention_mask"], ((0, pad), (0, 0)), constant_values=1)
-        out = [
-            np.asarray(logits_of(state, tokens[i : i + EVAL_BATCH], mask[i : i + EVAL_BATCH]))
-            for i in range(0, len(tokens), EVAL_BATCH)
-        ]
-        return np.concatenate(out)[:n]
-
-    return predict
 
 
 def _classification_arrays(tokenizer, examples, *, label_ids, max_len, where) -> dict[str, np.ndarray]:

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from minilm import lm_cli
+from minilm.cli.generate import load_lm
 from minilm.cli.train import main as train_main
 from minilm.config import parse_config
 from minilm.data.tokenizer import CLS, EOS, MASK, SEP, train_char
 from minilm.errors import run_cli
-from minilm.cli.generate import load_lm
-from minilm.models.masking import pseudo_log_likelihood
+from minilm.objectives.mlm import pseudo_log_likelihood, with_cls_sep
 from minilm.train import checkpoint
 
 TINY = [
@@ -191,7 +191,7 @@ def test_pseudo_log_likelihood_against_a_loop(bert_run):
     model = BERT(TransformerConfig.from_dict(cfg), rngs=nnx.Rngs(0))
     arrays, _ = checkpoint.load_arrays(bert_run / "model.safetensors")
     nnx.update(model, checkpoint.unflatten(nnx.state(model, nnx.Param), arrays, "", "bert"))
-    rows = lm_cli.with_cls_sep(np.array([[7, 8, 9, 10], [11, 7, 7, 12]]))
+    rows = with_cls_sep(np.array([[7, 8, 9, 10], [11, 7, 7, 12]]))
     assert rows[0].tolist() == [CLS, 7, 8, 9, 10, SEP]
     total, n = pseudo_log_likelihood(model, rows, MASK, batch_size=3)  # 8 copies: a partial last batch
     forward = jax.jit(lambda tokens: jax.nn.log_softmax(model(tokens), axis=-1))  # (1, 6) -> (1, 6, V)
@@ -203,42 +203,6 @@ def test_pseudo_log_likelihood_against_a_loop(bert_run):
             expected += float(forward(jnp.asarray(masked[None]))[0, t, row[t]])
     assert n == 8
     np.testing.assert_allclose(total, expected, rtol=1e-5)
-
-
-def test_masking_follows_bert_80_10_10():
-    """Devlin et al. 2019 §3.1: round(15%) of each row's candidates chosen; of those 80% -> [MASK], 10% a
-    uniform random token, 10% unchanged (binomial bounds, 5 sigma, on 40,000 chosen positions)."""
-    from minilm.models.masking import mask_tokens
-
-    rng = np.random.default_rng(0)
-    tokens = rng.integers(10, 1000, size=(2000, 134))
-    candidates = np.ones(tokens.shape, bool)
-    candidates[:, :4] = False  # e.g. padding: never chosen
-    out, chosen = mask_tokens(tokens, candidates, np.random.default_rng(1), vocab_size=1000, mask_id=MASK)
-    assert (chosen.sum(1) == round(0.15 * 130)).all() and not chosen[:, :4].any()
-    assert (out[~chosen] == tokens[~chosen]).all()
-    n = chosen.sum()
-    masked = (out[chosen] == MASK).mean()
-    kept = (out[chosen] == tokens[chosen]).mean()  # includes random draws that hit the same token (0.1%)
-    bound = lambda p: 5 * math.sqrt(p * (1 - p) / n)  # noqa: E731
-    assert abs(masked - 0.8) < bound(0.8) and abs(kept - (0.1 + 0.1 / 1000)) < bound(0.1)
-    replaced = out[chosen & (out != MASK) & (out != tokens)]
-    assert replaced.min() < 10 and replaced.max() >= 990  # uniform over the whole vocabulary
-    again, _ = mask_tokens(tokens, candidates, np.random.default_rng(1), vocab_size=1000, mask_id=MASK)
-    assert np.array_equal(out, again)
-
-
-def test_mlm_batches_are_deterministic_and_never_mask_cls_sep():
-    stream = np.arange(5, 45, dtype=np.int32)
-    batches = lm_cli.MLMBatches(stream, batch_size=64, seq_len=10, seed=3, vocab_size=45, p=0.25)
-    a, b = batches.batch(7), batches.batch(7)
-    assert all(np.array_equal(a[k], b[k]) for k in a)
-    assert (a["targets"][:, 0] == CLS).all() and (a["targets"][:, -1] == SEP).all()
-    assert (a["weights"][:, [0, -1]] == 0).all() and (a["weights"].sum(1) == 2).all()  # round(0.25 * 8)
-    changed = a["tokens"] != a["targets"]
-    assert not (changed & (a["weights"] == 0)).any()  # only chosen positions are corrupted
-    loss, _ = lm_cli.mlm_loss(lambda tokens, rngs: jnp.zeros((*tokens.shape, 45)), a, None)
-    np.testing.assert_allclose(float(loss), math.log(45), rtol=1e-6)  # uniform logits: log V per token
 
 
 # ------------------------------------------------------------------------------------------- bad input

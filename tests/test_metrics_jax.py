@@ -6,6 +6,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from sklearn import metrics as skm
 
@@ -47,21 +48,29 @@ def test_classification_metrics_match_sklearn_with_padding(jitted):
         )
 
 
-def test_token_nll_matches_reference(jitted):
+def test_token_nll_is_minus_log_softmax_and_optax_bit_for_bit(jitted):
     _, token_nll = jitted
     rng = np.random.default_rng(1)
-    logits = rng.normal(size=(3, 7, 11)).astype(np.float32)
+    logits = (rng.normal(size=(3, 7, 11)) * 4).astype(np.float32)
     targets = rng.integers(0, 11, (3, 7))
-    mask = rng.random((3, 7)) < 0.7
-    total, count = token_nll(logits, targets, mask)
-    assert float(total) == pytest.approx(float(reference.token_nll(logits, targets)[mask].sum()), rel=1e-5)
-    assert int(count) == int(mask.sum())
-    assert perplexity(float(total), int(count)) == pytest.approx(
-        reference.perplexity(logits, targets, mask), rel=1e-5
+    got = np.asarray(token_nll(logits, targets))  # (3, 7)
+    # the textbook -log softmax, in float64
+    np.testing.assert_allclose(got, reference.token_nll(logits, targets), rtol=1e-6, atol=1e-6)
+    # optax's cross-entropy: the same values and the same gradients, bit for bit (the losses trained with
+    # optax before keep their numbers)
+    ours = jax.jit(jax.value_and_grad(lambda z: token_nll(z, targets).sum()))
+    theirs = jax.jit(
+        jax.value_and_grad(lambda z: optax.softmax_cross_entropy_with_integer_labels(z, targets).sum())
     )
-    # uniform logits: perplexity equals the vocabulary size
-    total, count = token_nll(jnp.zeros((2, 4, 11)), jnp.zeros((2, 4), jnp.int32))
-    assert perplexity(float(total), int(count)) == pytest.approx(11.0, rel=1e-5)
+    np.testing.assert_array_equal(
+        got, np.asarray(optax.softmax_cross_entropy_with_integer_labels(logits, targets))
+    )
+    for a, b in zip(ours(logits), theirs(logits), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # bfloat16 logits are scored in float32; uniform logits: perplexity equals the vocabulary size
+    assert token_nll(jnp.asarray(logits, jnp.bfloat16), targets).dtype == jnp.float32
+    nll = token_nll(jnp.zeros((2, 4, 11)), jnp.zeros((2, 4), jnp.int32))
+    assert perplexity(float(nll.sum()), nll.size) == pytest.approx(11.0, rel=1e-5)
 
 
 def test_f1_rejects_unknown_average():

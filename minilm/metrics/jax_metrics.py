@@ -6,6 +6,8 @@ that occurs in neither gold nor pred has no row or column of counts.  ``f1_from_
 classes in the macro average, so it equals scikit-learn's macro F1 over the labels actually seen.
 
 ``mask`` arguments (same shape as the labels, 1 = real item, 0 = padding) drop padding from every count.
+:func:`token_nll` is the one token negative log-likelihood of the package: every language-model loss,
+evaluator and perplexity (:mod:`minilm.objectives`, :mod:`minilm.models.elmo`) calls it.
 """
 
 from __future__ import annotations
@@ -53,15 +55,16 @@ def f1_from_confusion(cm: jax.Array, average: str = "macro") -> jax.Array:
     return jnp.sum(f1 * true) / jnp.maximum(jnp.sum(true), 1.0)  # weighted by support
 
 
-def token_nll(
-    logits: jax.Array, targets: jax.Array, mask: jax.Array | None = None
-) -> tuple[jax.Array, jax.Array]:
-    """Summed negative log-likelihood (nats) of ``targets`` and the number of tokens counted.
+def token_nll(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """Negative log-likelihood (nats) of each target under the softmax of its logits: the cross-entropy
+    of one token, the term every language-model loss and perplexity sums.
 
-    logits (..., V), targets (...) int, mask (...) -> ((), ()).  Perplexity = exp(sum / count); keep
-    the two sums separate to aggregate over batches of different sizes exactly.
+        -log softmax(z)_y = log sum_j exp(z_j) - z_y
+
+    logits (..., V), targets (...) int -> (...) float32.  Written as optax's
+    ``softmax_cross_entropy_with_integer_labels`` (log-sum-exp minus the picked logit, so the
+    normaliser is not subtracted from all V entries), and equal to it bit for bit in float32.
     """
-    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)  # (..., V)
-    nll = -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (...)
-    w = _weights(targets, mask)  # (...)
-    return jnp.sum(nll * w), jnp.sum(w)
+    logits = logits.astype(jnp.float32)  # (..., V); bfloat16 logits are scored in float32
+    picked = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]  # (...)
+    return jax.nn.logsumexp(logits, axis=-1) - picked

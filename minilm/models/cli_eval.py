@@ -6,7 +6,7 @@ Hugging Face GPT-2/BERT folder, or ``hf:<repo_id>``.  Text is tokenised with the
 
 - ``perplexity``: ``exp(NLL / tokens)`` of a causal LM; for a masked LM (BERT) the pseudo-perplexity
   ``exp(-PLL / tokens)``, every token scored with only itself masked (Salazar et al. 2020; see
-  :mod:`minilm.models.masking`).  Without ``--per-line`` the file is one token stream scored in
+  :mod:`minilm.objectives.mlm`).  Without ``--per-line`` the file is one token stream scored in
   non-overlapping windows of the context length; with it every line is one sequence (truncated to the
   context length).  As in ``transformers``, the first token of each window/sequence of a causal LM has
   no context and is not scored; a BERT window/sequence is wrapped in ``[CLS] .. [SEP]`` (minilm:
@@ -27,8 +27,6 @@ import math
 from pathlib import Path
 from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from tokenizers import Tokenizer
@@ -40,8 +38,9 @@ from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
 from minilm.metrics.similarity import pearson, spearman
 from minilm.models.hf import load_hf, sentence_embeddings
-from minilm.models.masking import pseudo_log_likelihood
 from minilm.models.transformer import BERT, GPT, Transformer, TransformerConfig
+from minilm.objectives.lm import score_sequences
+from minilm.objectives.mlm import pseudo_log_likelihood
 from minilm.train import checkpoint
 
 
@@ -97,32 +96,6 @@ def _from_minilm(folder: Path, config: dict) -> LoadedModel:
 
 
 # ------------------------------------------------------------------------------------------ perplexity
-
-
-@nnx.jit
-def _nll(model: GPT, tokens: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Summed -log p(x_t | x_<t) over real positions t >= 1 of each row, and how many were scored."""
-    logits = model(tokens, attention_mask=mask)[:, :-1]  # (B, T-1, V): predictions of tokens 1..T-1
-    log_p = jax.nn.log_softmax(logits, axis=-1)
-    nll = -jnp.take_along_axis(log_p, tokens[:, 1:, None], axis=-1)[..., 0]  # (B, T-1)
-    scored = mask[:, 1:] & mask[:, :-1]
-    return jnp.where(scored, nll, 0.0).sum(), scored.sum()
-
-
-def score_sequences(model: GPT, sequences: list[list[int]], batch_size: int = 8) -> tuple[float, int]:
-    """Total NLL (nats) and scored-token count of ``sequences`` (each at most the context length)."""
-    width = max(len(s) for s in sequences)
-    total, count = 0.0, 0
-    for start in range(0, len(sequences), batch_size):
-        tokens = np.zeros((batch_size, width), np.int32)  # fixed shape: one compilation
-        mask = np.zeros((batch_size, width), bool)
-        for row, seq in enumerate(sequences[start : start + batch_size]):
-            tokens[row, : len(seq)] = seq
-            mask[row, : len(seq)] = True
-        nll, n = _nll(model, jnp.asarray(tokens), jnp.asarray(mask))
-        total += float(nll)
-        count += int(n)
-    return total, count
 
 
 def bert_special_ids(loaded: LoadedModel) -> tuple[int, int, int]:

@@ -13,7 +13,8 @@ Peters et al. 2018, "Deep contextualized word representations" (NAACL), §3.  Re
        backward: p(t_1..t_N) = prod_k p(t_k | t_{k+1}..t_N)
 
    They have separate LSTM weights but share the token encoder and the softmax (eq. 2).
-   Loss = mean of the two directions' mean token negative log-likelihood.
+   :func:`bilm_nll` sums each direction's token negative log-likelihood; the training loss (the mean
+   of the two directions' mean) and the held-out evaluation are in :mod:`minilm.objectives.bilm`.
 3. **ELMo vectors** (§3.2, eq. 1): for token k the stack of L+1 layers
    ``h_{k,0} = [x_k; x_k]``, ``h_{k,j} = [forward_j(k); backward_j(k)]``, and the task-specific scalar mix::
 
@@ -35,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from minilm.metrics.jax_metrics import token_nll
 from minilm.models.lstm import LSTM, init_normal, init_uniform
 
 # ----------------------------------------------------------------------------------------------------
@@ -217,12 +219,6 @@ class BiLM(nnx.Module):
         return _add_bias(h @ self.softmax_w[...], self.softmax_b[...])
 
 
-def token_nll(logits: jax.Array, targets: jax.Array) -> jax.Array:
-    """-log softmax(logits)[target]: (..., V), (...) -> (...)."""
-    gold = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
-    return jax.nn.logsumexp(logits, axis=-1) - gold
-
-
 def bilm_nll(
     model: BiLM, batch: dict[str, jax.Array], rngs: nnx.Rngs | None = None
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -243,16 +239,6 @@ def bilm_nll(
     mask = length_mask(pairs, tokens.shape[1] - 1)  # (B, T)
     nll_fwd, nll_bwd = jnp.split(nll, 2, axis=0)
     return (nll_fwd * mask).sum(), (nll_bwd * mask).sum(), mask.sum()
-
-
-def bilm_loss(
-    model: BiLM, batch: dict[str, jax.Array], rngs: nnx.Rngs | None = None
-) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Loss = (mean forward NLL + mean backward NLL) / 2, with each direction's mean NLL logged."""
-    sum_fwd, sum_bwd, count = bilm_nll(model, batch, rngs)
-    count = jnp.maximum(count, 1)
-    nll_fwd, nll_bwd = sum_fwd / count, sum_bwd / count
-    return 0.5 * (nll_fwd + nll_bwd), {"nll_fwd": nll_fwd, "nll_bwd": nll_bwd}
 
 
 # ----------------------------------------------------------------------------------------------------
