@@ -15,5 +15,5 @@ module              metrics                                          reference i
 ==================  ===============================================  ====================================
 
 ``python evaluate.py --help`` lists the command-line front ends (:mod:`minilm.metrics.cli`, reading
-files through :mod:`minilm.metrics.textio`); ``python bench/metrics.py`` times them against the references.
+files through :mod:`minilm.data.formats`); ``python bench/metrics.py`` times them against the references.
 """
