@@ -206,7 +206,7 @@ def _load_table(
     found = None
     if "label" in fields:
         found = tuple(allowed) if allowed is not None else tuple(sorted({r["label"] for r in records}))
-    return Dataset(str(path), task, {"train": nonempty(path, records)}, found, str(path))
+    return Dataset(str(path), task, {"train": records}, found, str(path))
 
 
 def _field(field: str, value: Any, allowed: Mapping[str, str] | None, where: str) -> Any:
