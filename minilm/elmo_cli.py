@@ -49,6 +49,7 @@ from minilm.pipeline import resume_phase, save_model
 from minilm.train import checkpoint
 from minilm.train.loop import TrainConfig, fit
 from minilm.train.runlog import MetricsLog
+from minilm.vectors.keyed_vectors import KeyedVectors
 
 UNK, EOS = "<unk>", "<eos>"
 
@@ -479,29 +480,6 @@ def run(cfg: Config) -> int:
 # ----------------------------------------------------------------------------------------------------
 
 
-def _read_word2vec_text(path: str) -> tuple[list[str], np.ndarray]:
-    """Vectors in word2vec text format: a ``count dim`` line, then ``word v_1 .. v_dim`` per line."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"--vectors: no such file {path}")
-    lines = p.read_text(encoding="utf-8").splitlines()
-    try:
-        count, dim = map(int, lines[0].split())
-    except (ValueError, IndexError):
-        raise UserError(f"{path}:1: expected 'count dim' (word2vec text format)") from None
-    words, rows = [], []
-    for n, line in enumerate(lines[1 : count + 1], start=2):
-        parts = line.rstrip().split(" ")
-        if len(parts) != dim + 1:
-            raise UserError(f"{path}:{n}: expected a word and {dim} numbers, got {len(parts) - 1} fields")
-        try:
-            rows.append([float(v) for v in parts[1:]])
-        except ValueError:
-            raise UserError(f"{path}:{n}: not a number in {parts[1:4]}...") from None
-        words.append(parts[0])
-    return words, np.array(rows, dtype=np.float32)
-
-
 def _static_neighbours(word: str, words: list[str], vectors: np.ndarray, k: int) -> list[tuple[str, float]]:
     if word not in words:
         return []
@@ -546,8 +524,8 @@ def context_command(args: argparse.Namespace) -> int:
         args.word, list(vocab.words), static_vectors(model, vocab), args.neighbours
     )
     if args.vectors:
-        words, vectors = _read_word2vec_text(args.vectors)
-        result["static_vectors"] = _static_neighbours(args.word, words, vectors, args.neighbours)
+        kv = KeyedVectors.load_word2vec_format(args.vectors)
+        result["static_vectors"] = _static_neighbours(args.word, kv.index_to_key, kv.vectors, args.neighbours)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -24,6 +24,7 @@ from minilm.elmo_cli import (
     sense_separation,
 )
 from minilm.errors import UserError
+from minilm.vectors.keyed_vectors import KeyedVectors
 
 
 def test_tokens_and_vocabulary_follow_the_anchor() -> None:
@@ -90,13 +91,18 @@ def test_train_cli_word_model_separates_senses_where_static_vector_cannot(world_
     assert again["contextual"] == pytest.approx(senses["contextual"])
 
 
-def test_context_command_finds_each_occurrence_itself_first(world_run: Path, capsys) -> None:
+def test_context_command_finds_each_occurrence_itself_first(world_run: Path, tmp_path: Path, capsys) -> None:
     """Two training lines as queries: the nearest occurrence of each is itself (cosine 1), the two
-    neighbour lists differ, and the static vector gives one list for both."""
+    neighbour lists differ, and the static vector gives one list for both; --vectors (word2vec
+    text) adds that file's neighbours."""
     river = "reeds grew along the bank where the river bends ."  # both are among the first 1500 lines
     money = "mary went to the bank to withdraw some money ."
+    vectors = tmp_path / "vectors.txt"  # cosines with bank: river 0.8, money 0.6, dog 0
+    table = np.array([[0, 1], [1, 0], [0.6, 0.8], [0.8, 0.6]])
+    KeyedVectors(["dog", "bank", "money", "river"], table).save_word2vec_format(vectors)
     argv = ["context", str(world_run), "--word=bank", "--sentence", river, "--sentence", money]
-    assert evaluate_cli.main([*argv, "--max_sentences=1500", "--neighbours=3", "--json"]) == 0
+    argv += ["--max_sentences=1500", "--neighbours=3", f"--vectors={vectors}", "--json"]
+    assert evaluate_cli.main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     near_river, near_money = (ctx["neighbours"] for ctx in result["contexts"])
     for near, sentence in ((near_river, river), (near_money, money)):
@@ -106,6 +112,7 @@ def test_context_command_finds_each_occurrence_itself_first(world_run: Path, cap
         assert near[0]["context"] == sentence.replace(" bank ", " [bank] ")
     assert [h["context"] for h in near_river] != [h["context"] for h in near_money]
     assert len(result["static_bilm"]) == 3
+    assert result["static_vectors"] == [["river", 0.8], ["money", 0.6], ["dog", 0.0]]
 
 
 def test_train_cli_char_model_on_text_files(tmp_path: Path) -> None:

@@ -58,10 +58,21 @@ def test_errors():
         S.pearson([1.0], [2.0])
     with pytest.raises(ValueError, match="equal length"):
         S.spearman([1, 2, 3], [1, 2])
-    with pytest.raises(ValueError, match="finite"):
-        S.pearson([1, float("nan")], [1, 2])
     with pytest.raises(ValueError, match="shapes"):
         S.cosine([1, 2], [1, 2, 3])
+
+
+def test_non_finite_values_as_scipy():
+    """nan anywhere: nan; inf: Pearson nan, and the largest rank for Spearman."""
+    y = [1.0, 3.0, 2.0, 5.0]
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        x = [1.0, 2.0, bad, 4.0]
+        for ours, theirs in ((S.pearson, stats.pearsonr), (S.spearman, stats.spearmanr)):
+            with np.errstate(invalid="ignore"):
+                expected = float(theirs(x, y)[0])
+            got = ours(x, y)
+            assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(expected), (ours, bad)
+    assert not math.isnan(S.spearman([1.0, 2.0, float("inf"), 4.0], y))  # a case that can fail: ranked
 
 
 def test_sts_benchmark_scores(data_root):

@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from minilm.data import registry, world
+from minilm.data import download, loaders, registry, world
+from minilm.data.dataset import TASK_FIELDS, Dataset
 from minilm.data.formats import decode, read_delimited
-from minilm.data.registry import DATASETS, TASK_FIELDS, Dataset, load_dataset, load_file, load_squad_json
+from minilm.data.loaders import load_squad_json
+from minilm.data.registry import DATASETS, load_dataset
+from minilm.data.userfiles import load_file
 from minilm.errors import UserError
 
 
@@ -240,7 +243,7 @@ def test_recorded_checksums_match_the_shared_data(data_root):
                 gzip.decompress(path.read_bytes()) if path.suffix != Path(spec.remote(file)).suffix else None
             )
             data = served if served is not None else path.read_bytes()
-            assert hashlib.sha256(data).hexdigest() == registry._SHA256[f"{spec.folder}/{file}"], path
+            assert hashlib.sha256(data).hexdigest() == download.SHA256[f"{spec.folder}/{file}"], path
 
 
 # --- the generated world data ------------------------------------------------------------------------
@@ -264,7 +267,7 @@ def test_world_tasks(task):
         assert {r["label"] for records in ds.splits.values() for r in records} <= set(ds.labels)
     if ds.task == "qa":
         assert ds.raw["test"]["version"] == "1.1"
-        assert registry.squad_records(ds.raw["test"], "test") == ds.splits["test"]
+        assert loaders.squad_records(ds.raw["test"], "test") == ds.splits["test"]
 
 
 # --- download, offline: a file:// mirror of the source repositories ---------------------------------
@@ -286,7 +289,7 @@ def mirror(data_root: Path, tmp_path: Path, name: str) -> str:
 
 def test_download_checks_sha256_and_gzips_what_is_gzipped_here(data_root, tmp_path):
     url = mirror(data_root, tmp_path, "scitldr")
-    folder = registry.download_dataset("scitldr", tmp_path / "cache", mirror=url)
+    folder = download.download_dataset("scitldr", tmp_path / "cache", mirror=url)
     assert sorted(p.name for p in folder.iterdir()) == ["dev.jsonl", "test.jsonl", "train.jsonl.gz"]
     ds = load_dataset("scitldr", tmp_path / "cache")
     assert sizes(ds) == {"train": 1992, "dev": 619, "test": 618}
@@ -298,13 +301,13 @@ def test_download_rejects_a_wrong_checksum_and_saves_nothing(data_root, tmp_path
     tampered = tmp_path / "mirror" / spec.repo / spec.commit / spec.remote("stsa.binary.dev")
     tampered.write_bytes(tampered.read_bytes().replace(b"1 ", b"0 ", 1))
     with error("SHA-256"):
-        registry.download_dataset("sst2", tmp_path / "cache", mirror=url)
+        download.download_dataset("sst2", tmp_path / "cache", mirror=url)
     assert not (tmp_path / "cache" / "sst2" / "stsa.binary.dev").exists()
 
 
 def test_download_failure_is_one_line(tmp_path):
     with error("download failed"):
-        registry.download_dataset("xquad", tmp_path, mirror=(tmp_path / "nothing").as_uri())
+        download.download_dataset("xquad", tmp_path, mirror=(tmp_path / "nothing").as_uri())
 
 
 # --- where the data is ------------------------------------------------------------------------------
@@ -335,7 +338,8 @@ def test_missing_dataset_says_which_files_where_and_how_to_get_them(tmp_path):
         "https://github.com/jason-feng/wikiVisual/tree/1c0fac92f29f17c1603bfffbe864e0dfdff66897/text"
         in message
     )
-    assert "MINILM_DATA" in message and "download=True" in message
+    assert "--data_dir" in message and "MINILM_DATA" in message
+    assert "download=True" not in message and "--data-dir" not in message  # the command line's words
 
 
 def test_unknown_dataset_lists_the_known_ones():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minilm.errors import UserError
-from minilm.vectors.keyed_vectors import KeyedVectors, load_vectors, rankdata, spearman
+from minilm.vectors.keyed_vectors import KeyedVectors, load_vectors
 from minilm.vectors.subwords import SubwordHasher
 
 gensim_models = pytest.importorskip("gensim.models")
@@ -100,12 +100,22 @@ def test_most_similar_and_cosmul_equal_gensim(vectors, gensim_kv):
     )
 
 
-def test_spearman_with_ties_matches_scipy():
-    stats = pytest.importorskip("scipy.stats")
-    rng = np.random.default_rng(0)
-    x, y = rng.integers(0, 5, 50).astype(float), rng.normal(size=50)
-    np.testing.assert_allclose(rankdata(x), stats.rankdata(x))
-    assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0])
+def test_word_pairs_edge_cases_as_gensim(vectors, gensim_kv, tmp_path):
+    """A nan score gives nan correlations (SciPy's rule, through gensim); fewer than 2 pairs in the
+    vocabulary is an error (gensim: SciPy's ValueError; here a one-line UserError)."""
+    a, b, c, d = vectors.index_to_key[:4]
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(f"{a}\t{b}\t1.0\n{a}\t{c}\tnan\n{b}\t{d}\t3.0\n", encoding="utf-8")
+    ours = vectors.evaluate_word_pairs(pairs)
+    (pearson, _), (rho, _), oov = gensim_kv.evaluate_word_pairs(str(pairs))
+    assert np.isnan(ours[:2]).all() and np.isnan([pearson, rho]).all() and ours[2] == oov == 0
+    pairs.write_text(f"{a}\t{b}\t1.0\n{a}\tnot-a-word\t2.0\n", encoding="utf-8")
+    with pytest.raises(ValueError):
+        gensim_kv.evaluate_word_pairs(str(pairs))
+    with pytest.raises(
+        UserError, match="in the vocabulary .and a valid line.: 1; a correlation needs at least 2"
+    ):
+        vectors.evaluate_word_pairs(pairs)
 
 
 @pytest.mark.parametrize("binary", [False, True])
@@ -143,4 +153,7 @@ def test_malformed_files_name_the_line(tmp_path):
         KeyedVectors.load_word2vec_format(bad)
     bad.write_text("two three\n")
     with pytest.raises(UserError, match=r"bad.txt:1"):
+        KeyedVectors.load_word2vec_format(bad)
+    bad.write_bytes(b"2 1\nx 1\ncaf\xe9 2\n")
+    with pytest.raises(UserError, match=r"bad.txt:3: not valid UTF-8"):
         KeyedVectors.load_word2vec_format(bad)

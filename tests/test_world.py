@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from minilm.data import world
-from minilm.data.world_lexicon import (
+from minilm.data.world.lexicon import (
     ANIMALS,
     COLOURS,
     COUNTRIES,
@@ -43,9 +43,9 @@ from minilm.data.world_lexicon import (
     VEHICLES,
     VERBS,
 )
-from minilm.data.world_sentences import COMMAND_PREFIXES, COMMAND_SUFFIXES, INTENT_TEMPLATES, TOPIC_TEMPLATES
-from minilm.data.world_tasks import SIZES, Claim, nli_label
-from minilm.data.world_translate import (
+from minilm.data.world.sentences import COMMAND_PREFIXES, COMMAND_SUFFIXES, INTENT_TEMPLATES, TOPIC_TEMPLATES
+from minilm.data.world.tasks import SIZES, Claim, nli_label
+from minilm.data.world.translate import (
     INTRANSITIVE,
     NOUNS,
     PAST_SUFFIX,

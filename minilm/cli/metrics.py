@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from minilm.config import ConfigError, opt, required
+from minilm.data.formats import read_floats, read_json, read_jsonl, read_lines, require_same_length
 from minilm.errors import UserError
 from minilm.metrics import bleu, classification, rouge, similarity, squad, ssa
-from minilm.metrics.textio import read_floats, read_json, read_jsonl, read_lines, require_same_length
 
 JSON_HELP = "print one JSON object instead of the table"
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minilm.config import opt, required
+from minilm.data.formats import read_jsonl
 from minilm.errors import UserError
-from minilm.metrics.textio import read_jsonl
 
 
 @dataclass

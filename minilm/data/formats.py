@@ -1,6 +1,7 @@
-"""Strict readers for the file formats datasets come in: text, CSV/TSV, JSON and JSON Lines.
+"""Strict readers for every file the project reads: text, numbers, CSV/TSV, JSON and JSON Lines.
 
-Every reader takes a path and returns plain Python values.  A file name ending in ``.gz`` is
+Datasets, users' data files, the metric commands' inputs, prompts and word-vector files all come
+through here.  Every reader takes a path and returns plain Python values.  A file name ending in ``.gz`` is
 decompressed on the fly.  Anything wrong with a file raises :class:`~minilm.errors.UserError`
 naming the file and, where there is one, the line: ``data/x.tsv:17: expected 4 tab-separated
 fields, found 3``.
@@ -9,6 +10,7 @@ fields, found 3``.
   line, never a silently replaced character.
 - Lines end in ``\\n`` or ``\\r\\n``; the ``\\r`` is never part of a line.
 - A UTF-8 byte-order mark at the start of a file is dropped.
+- An empty file (no bytes) is an error: every file read here has to hold something.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import csv
 import gzip
 import io
 import json
+import math
 import re
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Sized
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +35,9 @@ _SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: str | Path) -> bytes:
     """The file's bytes, gunzipped when the name ends in ``.gz``."""
+    path = Path(path)
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as f:
@@ -47,6 +51,8 @@ def read_bytes(path: Path) -> bytes:
         raise UserError(f"{path}: permission denied") from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise UserError(f"{path}: not a valid gzip file ({e})") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
 def _join_surrogates(pair: re.Match[str]) -> str:
@@ -54,7 +60,7 @@ def _join_surrogates(pair: re.Match[str]) -> str:
     return chr(0x10000 + ((ord(high) - 0xD800) << 10) + (ord(low) - 0xDC00))
 
 
-def decode(data: bytes, path: Path, encoding: str = "utf-8") -> str:
+def decode(data: bytes, path: str | Path, encoding: str = "utf-8") -> str:
     """Decode a whole file; a bad byte is a UserError naming its line.
 
     - ``"utf-8"``: strict UTF-8.
@@ -86,9 +92,12 @@ def decode(data: bytes, path: Path, encoding: str = "utf-8") -> str:
     return text.removeprefix("\ufeff")
 
 
-def read_text(path: Path, encoding: str = "utf-8") -> str:
-    """The whole file as one string."""
-    return decode(read_bytes(path), path, encoding)
+def read_text(path: str | Path, encoding: str = "utf-8") -> str:
+    """The whole file as one string; an empty file is a UserError."""
+    data = read_bytes(path)
+    if not data:
+        raise UserError(f"{path}: empty file")
+    return decode(data, path, encoding)
 
 
 def split_lines(text: str) -> list[str]:
@@ -99,13 +108,35 @@ def split_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in lines]
 
 
-def read_lines(path: Path, encoding: str = "utf-8") -> list[str]:
+def read_lines(path: str | Path, encoding: str = "utf-8") -> list[str]:
     """The file's lines (see :func:`split_lines`)."""
     return split_lines(read_text(path, encoding))
 
 
+def read_floats(path: str | Path) -> list[float]:
+    """One finite number per line."""
+    values = []
+    for number, line in enumerate(read_lines(path), start=1):
+        try:
+            value = float(line)
+        except ValueError:
+            raise UserError(f"{path}:{number}: expected a number, got {line.strip()[:40]!r}") from None
+        if not math.isfinite(value):
+            raise UserError(f"{path}:{number}: expected a finite number, got {line.strip()!r}")
+        values.append(value)
+    return values
+
+
+def require_same_length(path_a: str | Path, a: Sized, path_b: str | Path, b: Sized) -> None:
+    """Two files read line by line must pair up: ``a`` (read from ``path_a``) as long as ``b``."""
+    if len(a) != len(b):
+        raise UserError(
+            f"{path_a} has {len(a)} lines but {path_b} has {len(b)}; they must pair up line by line"
+        )
+
+
 def read_delimited(
-    path: Path,
+    path: str | Path,
     delimiter: str,
     quoted: bool = True,
     widths: Collection[int] | None = None,
@@ -143,7 +174,7 @@ def read_delimited(
     return rows
 
 
-def read_json(path: Path, encoding: str = "utf-8") -> Any:
+def read_json(path: str | Path, encoding: str = "utf-8") -> Any:
     """One JSON document."""
     try:
         return json.loads(read_text(path, encoding))
@@ -151,14 +182,20 @@ def read_json(path: Path, encoding: str = "utf-8") -> Any:
         raise UserError(f"{path}:{e.lineno}: not valid JSON ({e.msg}, column {e.colno})") from None
 
 
-def read_jsonl(path: Path, encoding: str = "utf-8") -> list[tuple[int, Any]]:
-    """JSON Lines: one JSON value per line, each with its line number; blank lines are skipped."""
-    values = []
+def read_jsonl(path: str | Path, encoding: str = "utf-8") -> list[tuple[int, dict[str, Any]]]:
+    """JSON Lines: one JSON object per line, each with its line number; blank lines are skipped.
+    Any other JSON value, or a file of blank lines only, is a UserError."""
+    objects = []
     for number, line in enumerate(read_lines(path, encoding), start=1):
         if not line.strip():
             continue
         try:
-            values.append((number, json.loads(line)))
+            value = json.loads(line)
         except json.JSONDecodeError as e:
             raise UserError(f"{path}:{number}: not valid JSON ({e.msg}, column {e.colno})") from None
-    return values
+        if not isinstance(value, dict):
+            raise UserError(f"{path}:{number}: expected a JSON object {{...}}, found {type(value).__name__}")
+        objects.append((number, value))
+    if not objects:
+        raise UserError(f"{path}: empty file: no JSON objects in it (only blank lines)")
+    return objects

@@ -14,6 +14,6 @@ module              metrics                                          reference i
 ``jax_metrics``     accuracy, confusion matrix, F1, token NLL (jit)  the NumPy versions above
 ==================  ===============================================  ====================================
 
-``python evaluate.py --help`` lists the command-line front ends (:mod:`minilm.metrics.cli`, reading
-files through :mod:`minilm.metrics.textio`); ``python bench/metrics.py`` times them against the references.
+``python evaluate.py --help`` lists the command-line front ends (:mod:`minilm.cli.metrics`, reading
+files through :mod:`minilm.data.formats`); ``python bench/metrics.py`` times them against the references.
 """

@@ -7,8 +7,9 @@ embeddings and reports the correlation of those scores with human judgements, us
     pearson(x, y) = sum (x - mean x)(y - mean y) / (|x - mean x| |y - mean y|)
     spearman(x, y) = pearson(rank(x), rank(y))              (tied values share their average rank)
 
-Pearson follows SciPy's ``pearsonr`` (centre, scale each vector to unit length, dot, clip to [-1, 1]);
-a constant input has no correlation and gives ``nan``, as in SciPy.
+Pearson follows SciPy's ``pearsonr`` (centre, scale each vector to unit length, dot, clip to [-1, 1]).
+The edge cases are SciPy's too: a constant input has no correlation and gives ``nan``; a ``nan``
+anywhere gives ``nan``; an infinite value gives Pearson ``nan`` and is the largest rank for Spearman.
 """
 
 from __future__ import annotations
@@ -35,17 +36,16 @@ def _paired(x: np.ndarray | Sequence, y: np.ndarray | Sequence) -> tuple[np.ndar
         raise ValueError(f"need two 1-D sequences of equal length, got shapes {x.shape} and {y.shape}")
     if x.size < 2:
         raise ValueError("need at least 2 pairs for a correlation")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError("values must be finite (no nan or inf)")
     return x, y
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    xm, ym = x - x.mean(), y - y.mean()  # (N,), (N,)
-    nx, ny = np.linalg.norm(xm), np.linalg.norm(ym)
-    if nx == 0 or ny == 0:
-        return float("nan")
-    return float(np.clip(np.dot(xm / nx, ym / ny), -1.0, 1.0))
+    with np.errstate(invalid="ignore"):  # inf - inf: a nan, which makes the result nan
+        xm, ym = x - x.mean(), y - y.mean()  # (N,), (N,)
+        nx, ny = np.linalg.norm(xm), np.linalg.norm(ym)
+        if nx == 0 or ny == 0:
+            return float("nan")
+        return float(np.clip(np.dot(xm / nx, ym / ny), -1.0, 1.0))
 
 
 def pearson(x: np.ndarray | Sequence, y: np.ndarray | Sequence) -> float:
@@ -69,6 +69,9 @@ def rank_average(x: np.ndarray) -> np.ndarray:
 
 
 def spearman(x: np.ndarray | Sequence, y: np.ndarray | Sequence) -> float:
-    """Spearman's rho: Pearson's r of the average ranks (``nan`` when either input is constant)."""
+    """Spearman's rho: Pearson's r of the average ranks (``nan`` when either input is constant or
+    holds a ``nan``)."""
     x, y = _paired(x, y)
+    if np.isnan(x).any() or np.isnan(y).any():
+        return float("nan")
     return _pearson(rank_average(x), rank_average(y))

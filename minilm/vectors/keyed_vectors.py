@@ -9,7 +9,8 @@ A numpy-only counterpart of gensim's ``KeyedVectors`` (method names and results 
       prod_+ (1 + cos(w, x)) / 2  /  (prod_- (1 + cos(w, y)) / 2 + 1e-6)
 
 - ``evaluate_word_pairs``: Pearson and Spearman between human scores and cosines, with the share of
-  pairs skipped as out-of-vocabulary (WordSim353, SimLex-999);
+  pairs skipped as out-of-vocabulary (WordSim353, SimLex-999); the correlations are
+  :mod:`minilm.metrics.similarity`'s, which follow SciPy's (gensim calls SciPy);
 - ``evaluate_word_analogies``: questions ``a b c d`` (a:b :: c:d) answered by the best 3CosAdd word
   among the ``restrict_vocab`` most frequent ones, inputs excluded (Google's questions-words.txt);
   both evaluations reproduce gensim's exactly, case-insensitive matching included;
@@ -20,41 +21,21 @@ A numpy-only counterpart of gensim's ``KeyedVectors`` (method names and results 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from minilm.data.formats import decode, read_bytes, read_json, read_lines, split_lines
 from minilm.errors import UserError
+from minilm.metrics.similarity import pearson, spearman
 from minilm.vectors.subwords import SubwordHasher
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=-1, keepdims=True)
     return x / np.where(norms == 0, 1, norms)
-
-
-def rankdata(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, ties get their average rank (scipy.stats.rankdata's default)."""
-    order = np.argsort(x, kind="stable")
-    sorted_x = x[order]
-    first = np.concatenate([[True], sorted_x[1:] != sorted_x[:-1]])
-    group = np.cumsum(first) - 1
-    starts = np.flatnonzero(first)
-    ends = np.append(starts[1:], len(x))
-    ranks = np.empty(len(x))
-    ranks[order] = ((starts + ends + 1) / 2)[group]
-    return ranks
-
-
-def pearson(x: np.ndarray, y: np.ndarray) -> float:
-    x, y = x - x.mean(), y - y.mean()
-    return float(np.dot(x, y) / np.sqrt(np.dot(x, x) * np.dot(y, y)))
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    return pearson(rankdata(x), rankdata(y))
 
 
 class KeyedVectors:
@@ -184,7 +165,8 @@ class KeyedVectors:
     ) -> tuple[float, float, float]:
         """(Pearson r, Spearman rho, OOV %) on ``word1<TAB>word2<TAB>score`` lines (``#``: comment).
 
-        Pairs with a word outside the first ``restrict_vocab`` words are skipped and counted as OOV.
+        Pairs with a word outside the first ``restrict_vocab`` words are skipped and counted as OOV;
+        fewer than 2 pairs left is a UserError (SciPy's ``pearsonr``, which gensim calls, raises).
         """
         ok = self._ok_vocab(restrict_vocab, case_insensitive)
         gold, model, oov = [], [], 0
@@ -206,10 +188,12 @@ class KeyedVectors:
                 continue
             gold.append(score)
             model.append(float(np.dot(self.unit_vectors[ok[a]], self.unit_vectors[ok[b]])))
-        if not gold:
-            raise UserError(f"{pairs}: no pair with both words in the vocabulary (or no valid line)")
-        gold_a, model_a = np.asarray(gold), np.asarray(model)
-        return pearson(gold_a, model_a), spearman(gold_a, model_a), 100.0 * oov / (len(gold) + oov)
+        if len(gold) < 2:
+            raise UserError(
+                f"{_name(pairs)}: pairs with both words in the vocabulary (and a valid line): {len(gold)}; "
+                "a correlation needs at least 2"
+            )
+        return pearson(gold, model), spearman(gold, model), 100.0 * oov / (len(gold) + oov)
 
     def evaluate_word_analogies(
         self,
@@ -233,7 +217,7 @@ class KeyedVectors:
                 sections.append({"section": line.lstrip(": ").strip(), "correct": [], "incorrect": []})
                 continue
             if not sections:
-                raise UserError(f"{analogies}:{line_no}: a question before the first ': section' line")
+                raise UserError(f"{_name(analogies)}:{line_no}: a question before the first ': section' line")
             words = [w.upper() if case_insensitive else w for w in line.split()]
             if len(words) != 4:
                 continue
@@ -289,13 +273,16 @@ class KeyedVectors:
     @classmethod
     def load_word2vec_format(cls, path: str | Path, binary: bool = False) -> KeyedVectors:
         """Read word2vec text or binary vectors (gensim's ``save_word2vec_format`` output included)."""
-        data = _read_bytes(path)
+        data = read_bytes(path)
         header, _, body = data.partition(b"\n")
         try:
             count, dim = (int(x) for x in header.split())
         except ValueError:
             raise UserError(f"{path}:1: expected a 'VOCAB_SIZE DIM' header, got {header[:60]!r}") from None
-        words, vectors = (_parse_binary if binary else _parse_text)(path, body, count, dim)
+        if binary:
+            words, vectors = _parse_binary(path, body, count, dim)
+        else:
+            words, vectors = _parse_text(path, split_lines(decode(data, path))[1:], count, dim)
         return cls(words, vectors)
 
     def save(self, path: str | Path) -> None:
@@ -313,14 +300,10 @@ class KeyedVectors:
     def load(cls, path: str | Path) -> KeyedVectors:
         """Read what :meth:`save` wrote."""
         path = Path(path)
-        for p in (path, _vocab_path(path)):
-            if not p.is_file():
-                raise UserError(f"no such file: {p}")
+        if not path.is_file():
+            raise UserError(f"{path}: no such file")
+        meta = read_json(_vocab_path(path))
         tensors = load_file(str(path))
-        try:
-            meta = json.loads(_vocab_path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise UserError(f"{_vocab_path(path)}:{e.lineno}: not valid JSON ({e.msg})") from None
         subwords = SubwordHasher(**meta["subwords"]) if "subwords" in meta else None
         return cls(meta["words"], tensors["vectors"], subwords, tensors.get("ngram_vectors"))
 
@@ -337,25 +320,22 @@ def _vocab_path(path: Path) -> Path:
     return path.with_suffix(".vocab.json")
 
 
-def _read_bytes(path: str | Path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror}") from None
+def _is_text(source: str | Path) -> bool:
+    """A multi-line string given directly (the generated evaluation sets), not a file name."""
+    return isinstance(source, str) and "\n" in source
 
 
-def _read_lines(source: str | Path) -> Iterable[str]:
-    """Lines of a file, or of a multi-line string given directly (the generated evaluation sets)."""
-    if isinstance(source, str) and "\n" in source:
-        return source.splitlines()
-    try:
-        return Path(source).read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise UserError(f"cannot read {source}: {e.strerror}") from None
+def _name(source: str | Path) -> str:
+    return "the given lines" if _is_text(source) else str(source)
 
 
-def _parse_text(path, body: bytes, count: int, dim: int) -> tuple[list[str], np.ndarray]:
-    lines = body.decode("utf-8").splitlines()
+def _read_lines(source: str | Path) -> list[str]:
+    """Lines of a file, or of a multi-line string given directly."""
+    return source.splitlines() if _is_text(source) else read_lines(source)
+
+
+def _parse_text(path, lines: list[str], count: int, dim: int) -> tuple[list[str], np.ndarray]:
+    """The ``count`` lines ``word v1 .. vD`` below the header (line i is line i + 2 of the file)."""
     if len(lines) < count:
         raise UserError(f"{path}: header says {count} words but the file has {len(lines)} lines after it")
     words, vectors = [], np.empty((count, dim), np.float32)

@@ -1,6 +1,6 @@
 """Sentence generators of the world language: one function per kind of sentence.
 
-Each function takes an :class:`~minilm.data.world_grammar.Rng` and returns one lowercase sentence with
+Each function takes an :class:`~minilm.data.world.grammar.Rng` and returns one lowercase sentence with
 spaced punctuation ("the dogs do not sleep in the barn .").  The corpus mixes all of them; the labelled
 tasks reuse the ones that carry a label (:func:`review` returns its sentiment, :func:`topic_text` and
 :func:`command` are drawn per label).
@@ -8,8 +8,8 @@ tasks reuse the ones that carry a label (:func:`review` returns its sentiment, :
 
 from __future__ import annotations
 
-from minilm.data.world_grammar import Person, Rng, article, fill, verb_phrase
-from minilm.data.world_lexicon import (
+from minilm.data.world.grammar import Person, Rng, article, fill, verb_phrase
+from minilm.data.world.lexicon import (
     ANIMALS,
     COLOURS,
     COUNTRIES,

@@ -12,11 +12,11 @@ from collections.abc import Callable, Hashable
 from functools import cache
 from typing import Any, NamedTuple
 
-from minilm.data.world_grammar import Person, Rng, article
-from minilm.data.world_lexicon import FEMALE_NAMES, HYPERNYM, MALE_NAMES, PLACE_PARENT, ROOMS
-from minilm.data.world_sentences import INTENTS, TOPICS, command, review, topic_text
-from minilm.data.world_stories import STORY_KINDS
-from minilm.data.world_translate import translation_pair
+from minilm.data.world.grammar import Person, Rng, article
+from minilm.data.world.lexicon import FEMALE_NAMES, HYPERNYM, MALE_NAMES, PLACE_PARENT, ROOMS
+from minilm.data.world.sentences import INTENTS, TOPICS, command, review, topic_text
+from minilm.data.world.stories import STORY_KINDS
+from minilm.data.world.translate import translation_pair
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 SENTIMENT_LABELS = ("negative", "positive")

@@ -22,8 +22,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-from minilm.data.world_grammar import Rng
-from minilm.data.world_lexicon import ANIMALS, FEMALE_NAMES, MALE_NAMES
+from minilm.data.world.grammar import Rng
+from minilm.data.world.lexicon import ANIMALS, FEMALE_NAMES, MALE_NAMES
 
 LEXICON_SEED = 20_240_601
 PLURAL_SUFFIX, PAST_SUFFIX = "ri", "ta"

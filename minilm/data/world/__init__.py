@@ -20,8 +20,8 @@ import itertools
 from functools import lru_cache
 from typing import Any
 
-from minilm.data.world_grammar import Rng, synonymize
-from minilm.data.world_lexicon import (
+from minilm.data.world.grammar import Rng, synonymize
+from minilm.data.world.lexicon import (
     ANIMALS,
     COLOURS,
     COUNTRIES,
@@ -36,7 +36,7 @@ from minilm.data.world_lexicon import (
     VEHICLES,
     VERBS,
 )
-from minilm.data.world_sentences import (
+from minilm.data.world.sentences import (
     INTENTS,
     TOPICS,
     animal_sentence,
@@ -50,8 +50,8 @@ from minilm.data.world_sentences import (
     topic_sentence,
     verb_sentence,
 )
-from minilm.data.world_stories import STORY_KINDS
-from minilm.data.world_tasks import NLI_LABELS, SENTIMENT_LABELS, SIZES, build_task, random_claim
+from minilm.data.world.stories import STORY_KINDS
+from minilm.data.world.tasks import NLI_LABELS, SENTIMENT_LABELS, SIZES, build_task, random_claim
 from minilm.errors import UserError
 
 TASKS = ("sentiment", "nli", "intent", "topic", "translation", "qa", "summarization")
@@ -231,12 +231,12 @@ def generate_task(name: str, seed: int = 0) -> dict[str, Any]:
         nli            {"premise", "hypothesis", "label"}  label in ("entailment", "neutral", "contradiction")
         intent         {"text", "label"}  label in LABELS["intent"] (play_music, set_alarm, book_table, ...)
         topic          {"text", "label"}  label in LABELS["topic"] (animals, food, sports, travel, ...)
-        translation    {"source", "target"}  English -> Kalo (SOV, adjectives after nouns; world_translate.py)
+        translation    {"source", "target"}  English -> Kalo (SOV, adjectives after nouns; translate.py)
         qa             {"version": "1.1", "data": [{"title", "paragraphs": [{"context", "qas": [{"id",
                         "question", "answers": [{"text", "answer_start"}]}]}]}]}
         summarization  {"document", "summary"}  a short story -> one sentence
 
-    Split sizes are :data:`minilm.data.world_tasks.SIZES` (for qa: questions).  No text repeats across
+    Split sizes are :data:`minilm.data.world.tasks.SIZES` (for qa: questions).  No text repeats across
     splits, and no dev/test text occurs in ``generate_corpus(seed)``.
     """
     if name not in TASKS:

@@ -10,7 +10,7 @@ model is meant to discover from the corpus (see ``docs/data_card.md``):
 - synonyms (big/large), sentiment polarity of adjectives,
 - polysemous words whose sense is fixed by the surrounding template (bank: river or money).
 
-Templates use a tiny notation expanded by :func:`minilm.data.world_grammar.fill`: ``[a|b|c]`` picks one
+Templates use a tiny notation expanded by :func:`minilm.data.world.grammar.fill`: ``[a|b|c]`` picks one
 alternative, ``{slot}`` is filled from the caller's slots.  All words are lowercase.
 """
 

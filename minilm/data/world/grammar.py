@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from minilm.data.world_lexicon import FEMALE_NAMES, MALE_NAMES, PRONOUNS, SYNONYMS, Verb
+from minilm.data.world.lexicon import FEMALE_NAMES, MALE_NAMES, PRONOUNS, SYNONYMS, Verb
 from minilm.errors import UserError
 
 T = TypeVar("T")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from minilm.data.world_grammar import Person, Rng, fill
-from minilm.data.world_lexicon import (
+from minilm.data.world.grammar import Person, Rng, fill
+from minilm.data.world.lexicon import (
     ANIMALS,
     COLOURS,
     COUNTRIES,
