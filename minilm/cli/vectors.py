@@ -21,14 +21,14 @@ pre-tokenised text.  There are no checkpoints: a run is short, and ``--resume`` 
 
 from __future__ import annotations
 
+import functools
 import json
-import sys
 from dataclasses import dataclass
 
 from minilm.config import ConfigError, at_least, opt, required, sub
 from minilm.data.registry import DataRoot
 from minilm.errors import UserError
-from minilm.train.run import RunConfig, run_folder, start_run
+from minilm.train.run import RunConfig, run_folder, say, start_run
 from minilm.train.runlog import save_report, summary_table
 from minilm.vectors.keyed_vectors import load_vectors
 from minilm.vectors.train import (
@@ -56,7 +56,7 @@ class Config:
 
 
 def run(cfg: Config) -> int:
-    log = (lambda msg: print(msg, file=sys.stderr)) if cfg.run.progress and not cfg.json else None
+    log = functools.partial(say, cfg.run) if not cfg.json else None
     run_dir = run_folder(cfg, "vectors")
     if log:
         log(f"reading {cfg.data}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minilm.data.tokenizer import encode_padded
 from minilm.errors import UserError
 
 
@@ -61,3 +62,20 @@ class ExampleBatches:
             sel = epochs == epoch
             idx[sel] = self._perm(int(epoch))[offsets[sel]]
         return {k: v[idx] for k, v in self.arrays.items()}
+
+
+def classification_arrays(tokenizer, examples, *, label_ids, max_len, where) -> dict[str, np.ndarray]:
+    """tokens and attention_mask (N, max_len), labels (N,) as class ids."""
+    unknown = [r["label"] for r in examples if r["label"] not in label_ids]
+    if unknown:
+        raise UserError(f"{where}: unknown label {unknown[0]!r}; the labels are {', '.join(label_ids)}")
+    tokens, mask = encode_padded(tokenizer, [r["text"] for r in examples], max_len)
+    labels = np.array([label_ids[r["label"]] for r in examples], dtype=np.int32)
+    return {"tokens": tokens, "attention_mask": mask, "labels": labels}
+
+
+def trim_padding(*parts: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], ...]:
+    """Cut the padding columns no example uses: short sentences need not cost ``max_len`` positions.
+    One width for every split, so one compiled step and one compiled predictor serve them all."""
+    width = max(int(p["attention_mask"].sum(1).max()) for p in parts)
+    return tuple({k: v[:, :width] if v.ndim == 2 else v for k, v in p.items()} for p in parts)

@@ -46,6 +46,17 @@ from minilm.errors import UserError
 # --------------------------------------------------------------------------------------------- config
 
 
+# BERT's architecture where it differs from GPT-2's: bidirectional, post-LN, exact GELU, 2 token types
+BERT_ARCHITECTURE = dict(
+    causal=False,
+    pre_ln=False,
+    gelu="exact",
+    type_vocab_size=2,
+    layer_norm_eps=1e-12,
+    scale_residual_init=False,
+)
+
+
 @dataclass(frozen=True)
 class TransformerConfig:
     """Every hyper-parameter of the backbone. Defaults: a small GPT-2-style causal LM."""
@@ -88,16 +99,8 @@ class TransformerConfig:
 
     @classmethod
     def bert(cls, **overrides: Any) -> TransformerConfig:
-        """BERT's choices (bidirectional, post-LN, exact GELU, 2 token types, eps 1e-12), then overrides."""
-        base = dict(
-            causal=False,
-            pre_ln=False,
-            gelu="exact",
-            type_vocab_size=2,
-            layer_norm_eps=1e-12,
-            scale_residual_init=False,
-        )
-        return cls(**{**base, **overrides})
+        """BERT's choices (:data:`BERT_ARCHITECTURE`), then overrides."""
+        return cls(**{**BERT_ARCHITECTURE, **overrides})
 
     @property
     def head_dim(self) -> int:

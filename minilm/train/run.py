@@ -12,6 +12,7 @@ continues the newest run of the same command in ``out_dir``.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -62,11 +63,7 @@ def _read_saved(path: Path) -> dict[str, Any]:
 
 
 def _newest_run(out_dir: Path, command: str) -> Path:
-    runs = [
-        p.parent
-        for p in out_dir.glob(f"*/{SAVED_CONFIG}")
-        if _read_saved(p).get(COMMAND_KEY) == command
-    ]
+    runs = [p.parent for p in out_dir.glob(f"*/{SAVED_CONFIG}") if _read_saved(p).get(COMMAND_KEY) == command]
     if not runs:
         raise UserError(f"--resume: no {command} run in {out_dir} to continue (pass --name)")
     return max(runs, key=lambda p: (p / SAVED_CONFIG).stat().st_mtime)
@@ -107,6 +104,12 @@ def start_run(cfg: Any, run_dir: Path, command: str) -> None:
     saved = {COMMAND_KEY: command, **config_to_dict(cfg)}
     saved["run"]["resume"] = False
     atomic_write_bytes(run_dir / SAVED_CONFIG, json.dumps(saved, indent=2).encode())
+
+
+def say(run: RunConfig, message: str) -> None:
+    """Tell the user what a long phase is doing (on stderr, beside the progress bars), with --progress."""
+    if run.progress:
+        print(message, file=sys.stderr, flush=True)
 
 
 def resume_phase(run: RunConfig, run_dir: Path, phase: str) -> bool:

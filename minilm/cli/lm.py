@@ -19,7 +19,7 @@
 - Tokenizer: byte-level BPE (:func:`minilm.data.tokenizer.train_bpe`) or one token per character
   (:func:`minilm.data.tokenizer.train_char`); either is saved as ``tokenizer.json``.
 
-The run folder ``<out_dir>/<name>`` has the layout of the default run (:mod:`minilm.pipeline`):
+The run folder ``<out_dir>/<name>`` has the layout of the default run (``train.py``):
 ``train_config.json``, ``metrics.jsonl``, ``loss.png``, ``report.md``, ``tokenizer.json``,
 ``model.safetensors`` + ``config.json`` (``{"model": TransformerConfig, "architecture": "gpt"|"bert"}``),
 ``checkpoints/``; ``--resume`` continues a killed run exactly.
@@ -27,116 +27,145 @@ The run folder ``<out_dir>/<name>`` has the layout of the default run (:mod:`min
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from flax import nnx
 
-from minilm.config import ResumableRunSettings, opt
+from minilm.config import ConfigError, at_least, in_range, opt, sub
 from minilm.data.batches import LMBatches
-from minilm.data.registry import Dataset, load_dataset
+from minilm.data.dataset import Dataset
+from minilm.data.registry import DataRoot, load_dataset
+from minilm.data.splits import lm_text
 from minilm.data.tokenizer import MASK, encode_stream, load_tokenizer, train_bpe, train_char
-from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
 from minilm.metrics.perplexity import perplexity
-from minilm.models.transformer import BERT, GPT, TransformerConfig, count_params
+from minilm.models.io import save_model
+from minilm.models.transformer import BERT, BERT_ARCHITECTURE, GPT, TransformerConfig, count_params
 from minilm.objectives.evaluate import EVAL_BATCH
 from minilm.objectives.lm import lm_evaluator, lm_loss
 from minilm.objectives.mlm import MLMBatches, mlm_evaluator, mlm_loss, pseudo_log_likelihood, with_cls_sep
-from minilm.pipeline import lm_text, phase_config, resume_phase, save_model
-from minilm.train.loop import fit
-from minilm.train.runlog import MetricsLog
+from minilm.train.distributed import DistributedConfig
+from minilm.train.loop import TrainConfig, fit
+from minilm.train.run import RunConfig, resume_phase, run_folder, say, start_run
+from minilm.train.runlog import MetricsLog, save_report
 
 ARCHITECTURES = ("gpt", "bert")
 TOKENIZERS = ("bpe", "char")
 PHASE = "pretrain"
+COMMAND = "lm"
 
 
 @dataclass
-class Config(ResumableRunSettings):
-    """Settings of ``train.py lm`` (``python train.py lm --help``)."""
+class Config:
+    """Pretrain a language model on a text corpus: a GPT (causal LM) or a BERT (masked LM)."""
 
     data: str = opt("world", "training text: a dataset of task lm (see docs/data.md) or a text file")
-    seed: int = opt(0, "seed for initialisation, data order, masking and dropout")
-    arch: str = opt("gpt", "gpt: causal LM; bert: masked LM", choices=ARCHITECTURES)
+    arch: str = opt(
+        "gpt", "gpt: causal LM; bert: masked LM (sets BERT's architecture choices)", choices=ARCHITECTURES
+    )
     tokenizer: str = opt("bpe", "bpe: byte-level BPE; char: one token per character", choices=TOKENIZERS)
-    # model
-    vocab_size: int = opt(1024, "BPE vocabulary size (ignored with --tokenizer=char)")
-    max_len: int = opt(64, "context length in tokens (BERT: including <cls> and <sep>)")
-    n_layer: int = opt(4, "Transformer blocks")
-    n_head: int = opt(4, "attention heads")
-    d_model: int = opt(128, "hidden size")
-    dropout: float = opt(0.1, "dropout on embeddings and residual branches")
-    mask_prob: float = opt(0.15, "BERT: fraction of tokens chosen for the masked-LM loss")
-    # training
-    steps: int = opt(1200, "optimizer steps")
-    batch_size: int = opt(32, "sequences per step")
-    lr: float = opt(1e-3, "peak learning rate (AdamW)")
-    warmup_steps: int = opt(50, "linear warmup steps (at most a quarter of --steps)")
-    weight_decay: float = opt(0.1, "AdamW decoupled weight decay (matrices only)")
-    clip_norm: float = opt(1.0, "global gradient-norm clipping (0 = off)")
-    eval_every: int = opt(200, "steps between held-out evaluations and checkpoints")
-    max_eval: int = opt(2000, "cap on held-out windows evaluated during training (the final one uses all)")
-    pppl_windows: int = opt(32, "BERT: held-out windows scored by pseudo-perplexity at the end")
+    mask_prob: float = opt(
+        0.15,
+        "BERT: fraction of tokens chosen for the masked-LM loss",
+        check=in_range(0, 1, low_open=True, high_open=True),
+    )
+    max_eval: int = opt(
+        2000, "cap on held-out windows evaluated during training (the final one uses all)", check=at_least(1)
+    )
+    pppl_windows: int = opt(
+        32, "BERT: held-out windows scored by pseudo-perplexity at the end", check=at_least(1)
+    )
+    run: RunConfig = sub(RunConfig, flat=True)
+    root: DataRoot = sub(DataRoot, flat=True)
+    dist: DistributedConfig = sub(DistributedConfig, flat=True)
+    model: TransformerConfig = sub(
+        TransformerConfig, "the Transformer (vocab_size: BPE size asked for; BERT's max_len counts <cls> <sep>)",
+        vocab_size=1024, max_len=64, dropout=0.1,
+    )  # fmt: skip
+    train: TrainConfig = sub(
+        TrainConfig, "optimisation (warmup at most a quarter of the steps)",
+        steps=1200, batch_size=32, lr=1e-3, warmup_steps=50, eval_every=200, ckpt_every=200,
+    )  # fmt: skip
+
+    ALIASES: ClassVar = {
+        **{
+            k: f"train.{k}"
+            for k in (
+                "seed",
+                "steps",
+                "batch_size",
+                "lr",
+                "warmup_steps",
+                "weight_decay",
+                "clip_norm",
+                "fsdp",
+            )
+        },
+        "eval_every": ("train.eval_every", "train.ckpt_every"),
+        **{k: f"model.{k}" for k in ("vocab_size", "max_len", "n_layer", "n_head", "d_model", "dropout")},
+    }
+
+    def check(self) -> None:
+        if self.arch == "bert" and self.model.max_len < 3:
+            raise ConfigError("model.max_len", "BERT rows need room for <cls>, one token and <sep> (>= 3)")
 
 
 # ------------------------------------------------------------------------------------------------- run
 
 
 def _corpus(cfg: Config) -> tuple[Dataset, list[str], list[str]]:
-    """The dataset and its train / held-out lines (:func:`minilm.pipeline.lm_text`)."""
-    dataset = load_dataset(cfg.data, cfg.data_dir or None)
+    """The dataset and its train / held-out lines (:func:`minilm.data.splits.lm_text`)."""
+    dataset = load_dataset(cfg.data, cfg.root.data_dir or None)
     train, held = lm_text(dataset, flag="--data")
     return dataset, train, held
 
 
 def _model_config(cfg: Config, vocab_size: int) -> TransformerConfig:
-    shape = dict(
-        vocab_size=vocab_size,
-        max_len=cfg.max_len,
-        n_layer=cfg.n_layer,
-        n_head=cfg.n_head,
-        d_model=cfg.d_model,
-        d_ff=4 * cfg.d_model,
-        dropout=cfg.dropout,
-    )
-    return TransformerConfig(**shape) if cfg.arch == "gpt" else TransformerConfig.bert(**shape)
+    """``--model.*`` with the tokenizer's vocabulary; BERT's architecture with --arch=bert."""
+    model = dataclasses.replace(cfg.model, vocab_size=vocab_size)
+    return dataclasses.replace(model, **BERT_ARCHITECTURE) if cfg.arch == "bert" else model
 
 
 def run(cfg: Config) -> int:
     t_start = time.perf_counter()
-    if cfg.arch == "bert" and cfg.max_len < 3:
-        raise UserError(f"--max_len={cfg.max_len}: BERT rows need room for <cls>, one token and <sep>")
-    if not 0.0 < cfg.mask_prob < 1.0:
-        raise UserError(f"--mask_prob={cfg.mask_prob}: must be in (0, 1)")
-    run_dir = cfg.run_folder()
+    run_dir = run_folder(cfg, COMMAND)
 
     # data and tokenizer: everything that can fail on bad input happens before the run folder is made
+    say(cfg.run, f"loading {cfg.data}")
     dataset, train_lines, held_lines = _corpus(cfg)
     tok_path = run_dir / "tokenizer.json"
-    if cfg.resume:
+    if cfg.run.resume:
         tokenizer = load_tokenizer(tok_path)
     elif cfg.tokenizer == "char":
         tokenizer = train_char(train_lines)
     else:
-        tokenizer = train_bpe(train_lines, cfg.vocab_size)
+        say(cfg.run, f"training a BPE tokenizer of {cfg.model.vocab_size} tokens")
+        tokenizer = train_bpe(train_lines, cfg.model.vocab_size)
     train_stream = encode_stream(tokenizer, train_lines)
     held_stream = encode_stream(tokenizer, held_lines)
     vocab_size = tokenizer.get_vocab_size()
     model_cfg = _model_config(cfg, vocab_size)
+    train = dataclasses.replace(
+        cfg.train, warmup_steps=min(cfg.train.warmup_steps, cfg.train.steps // 4), progress=cfg.run.progress
+    )
     if cfg.arch == "gpt":
-        model, loss_fn = GPT(model_cfg, rngs=nnx.Rngs(cfg.seed)), lm_loss
-        batches = LMBatches(train_stream, cfg.batch_size, cfg.max_len, cfg.seed)
-        evaluate = lm_evaluator(model, cfg.max_len)
+        model, loss_fn = GPT(model_cfg, rngs=nnx.Rngs(train.seed)), lm_loss
+        batches = LMBatches(train_stream, train.batch_size, model_cfg.max_len, train.seed)
+        evaluate = lm_evaluator(model, model_cfg.max_len)
     else:
-        model, loss_fn = BERT(model_cfg, rngs=nnx.Rngs(cfg.seed)), mlm_loss
-        batches = MLMBatches(train_stream, cfg.batch_size, cfg.max_len, cfg.seed, vocab_size, cfg.mask_prob)
-        evaluate = mlm_evaluator(model, cfg.max_len, vocab_size, cfg.mask_prob, cfg.seed)
+        model, loss_fn = BERT(model_cfg, rngs=nnx.Rngs(train.seed)), mlm_loss
+        batches = MLMBatches(
+            train_stream, train.batch_size, model_cfg.max_len, train.seed, vocab_size, cfg.mask_prob
+        )
+        evaluate = mlm_evaluator(model, model_cfg.max_len, vocab_size, cfg.mask_prob, train.seed)
     evaluate(model, held_stream, 1)  # a held-out text too short for one window fails here, not after training
-    cfg.start_run(run_dir)
-    if not cfg.resume:
+    start_run(cfg, run_dir, COMMAND)
+    if not cfg.run.resume:
         atomic_write_bytes(tok_path, tokenizer.to_str().encode())
 
     t0 = time.perf_counter()
@@ -144,15 +173,16 @@ def run(cfg: Config) -> int:
         model,
         loss_fn,
         batches,
-        phase_config(cfg, cfg.steps, cfg.batch_size, cfg.lr),
+        train,
         run_dir,
         eval_fn=lambda m: {"eval_loss": np.divide(*evaluate(m, held_stream, cfg.max_eval))},
-        resume=resume_phase(cfg, run_dir, PHASE),
+        resume=resume_phase(cfg.run, run_dir, PHASE),
         phase=PHASE,
     )
     train_seconds = time.perf_counter() - t0
     save_model(run_dir, model, {"model": model_cfg.to_dict(), "architecture": cfg.arch})
 
+    say(cfg.run, f"scoring the model on all {len(held_stream):,} held-out tokens")
     total_nll, n_tokens = evaluate(model, held_stream)
     summary = {
         "architecture": cfg.arch,
@@ -164,7 +194,7 @@ def run(cfg: Config) -> int:
     if cfg.arch == "gpt":
         summary["perplexity"] = perplexity(total_nll, n_tokens)
     else:
-        width = cfg.max_len - 2
+        width = model_cfg.max_len - 2
         n = min(cfg.pppl_windows, len(held_stream) // width)
         rows = with_cls_sep(held_stream[: n * width].reshape(n, width))  # (n, max_len)
         pll, scored = pseudo_log_likelihood(model, rows, MASK, EVAL_BATCH)
@@ -172,9 +202,9 @@ def run(cfg: Config) -> int:
         summary["pseudo_perplexity_tokens"] = scored
     summary["train_seconds"] = round(train_seconds, 1)
     summary["total_seconds"] = round(time.perf_counter() - t_start, 1)
-    MetricsLog(run_dir / "metrics.jsonl").write({"phase": "test", "step": cfg.steps, **summary})
+    MetricsLog(run_dir / "metrics.jsonl").write({"phase": "test", "step": cfg.train.steps, **summary})
     text = _report(cfg, run_dir, summary, dataset)
-    atomic_write_bytes(run_dir / "report.md", text.encode())
+    save_report(run_dir, text, summary)
     print(text)
     return 0
 
@@ -184,9 +214,9 @@ def _report(cfg: Config, run_dir: Path, s: dict, dataset: Dataset) -> str:
     lines = [
         f"# minilm run `{run_dir.name}`",
         "",
-        f"Pretrained a {cfg.n_layer}-layer {what} ({s['parameters']:,} parameters, {cfg.tokenizer} tokenizer "
-        f"with {s['vocab_size']:,} tokens) on `{dataset.name}` for {cfg.steps} steps of {cfg.batch_size} x "
-        f"{cfg.max_len} tokens ({s['train_seconds']} s). Total {s['total_seconds']} s.",
+        f"Pretrained a {cfg.model.n_layer}-layer {what} ({s['parameters']:,} parameters, {cfg.tokenizer} "
+        f"tokenizer with {s['vocab_size']:,} tokens) on `{dataset.name}` for {cfg.train.steps} steps of "
+        f"{cfg.train.batch_size} x {cfg.model.max_len} tokens ({s['train_seconds']} s). Total {s['total_seconds']} s.",
         "",
         "| result on the held-out text | value |",
         "|---|---|",

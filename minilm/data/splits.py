@@ -1,0 +1,58 @@
+"""Splits of a dataset as training needs them: LM text with a held-out part, a classification task
+with train, dev and test (a user's single file is split with a seeded permutation)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minilm.data.dataset import Dataset
+from minilm.errors import UserError
+
+
+def lm_text(dataset: Dataset, flag: str = "--corpus") -> tuple[list[str], list[str]]:
+    """Train and held-out lines of an LM corpus: its dev/valid/test split, else the last 5% of lines.
+    ``flag`` names the option that chose the dataset, for the error messages."""
+    if dataset.task != "lm":
+        raise UserError(
+            f"{flag}={dataset.name} is a {dataset.task} dataset; pretraining needs text (task lm)"
+        )
+    if "train" not in dataset.splits:
+        raise UserError(
+            f"{flag}={dataset.name} has no train split (its splits: {', '.join(dataset.splits)}); "
+            "train on another corpus or on a text file"
+        )
+    splits = {k: [r["text"] for r in v] for k, v in dataset.splits.items()}
+    train = splits.pop("train")
+    held = next((splits[k] for k in ("valid", "dev", "validation", "test") if k in splits), None)
+    if held is None:
+        cut = max(1, len(train) // 20)
+        train, held = train[:-cut], train[-cut:]
+    if not train or not held:
+        raise UserError(f"{flag}={dataset.name}: too little text to hold out an evaluation part")
+    return train, held
+
+
+def task_splits(
+    dataset: Dataset, seed: int, flag: str = "--task"
+) -> tuple[list[dict], list[dict], list[dict], tuple[str, ...]]:
+    """train, dev, test and the label names.  A dataset with only a train split (a user's file) is
+    split 80/10/10 with a seeded permutation; one without a test split is tested on its dev split."""
+    if dataset.task != "classification":
+        raise UserError(
+            f"{flag}={dataset.name} is a {dataset.task} dataset; fine-tuning here needs classification"
+        )
+    splits = dict(dataset.splits)
+    train = splits["train"]
+    dev = next((splits[k] for k in ("dev", "validation", "valid") if k in splits), None)
+    test = splits.get("test", dev)
+    if dev is None and test is None:
+        order = np.random.default_rng(seed).permutation(len(train))
+        tenth = len(train) // 10
+        if tenth == 0:
+            raise UserError(
+                f"{flag}={dataset.name}: {len(train)} examples are too few to split off dev and test"
+            )
+        dev, test = [train[i] for i in order[:tenth]], [train[i] for i in order[tenth : 2 * tenth]]
+        train = [train[i] for i in order[2 * tenth :]]
+    labels = dataset.labels or tuple(sorted({r["label"] for r in train}))
+    return train, dev or test, test, labels
