@@ -84,7 +84,8 @@ class Config:
     root: DataRoot = sub(DataRoot, flat=True)
     dist: DistributedConfig = sub(DistributedConfig, flat=True)
     model: TransformerConfig = sub(
-        TransformerConfig, "the Transformer (vocab_size: BPE size asked for; BERT's max_len counts <cls> <sep>)",
+        TransformerConfig,
+        "the Transformer (vocab_size: the BPE size asked for; BERT's max_len counts <cls>, <sep>)",
         vocab_size=1024, max_len=64, dropout=0.1,
     )  # fmt: skip
     train: TrainConfig = sub(
@@ -216,7 +217,8 @@ def _report(cfg: Config, run_dir: Path, s: dict, dataset: Dataset) -> str:
         "",
         f"Pretrained a {cfg.model.n_layer}-layer {what} ({s['parameters']:,} parameters, {cfg.tokenizer} "
         f"tokenizer with {s['vocab_size']:,} tokens) on `{dataset.name}` for {cfg.train.steps} steps of "
-        f"{cfg.train.batch_size} x {cfg.model.max_len} tokens ({s['train_seconds']} s). Total {s['total_seconds']} s.",
+        f"{cfg.train.batch_size} x {cfg.model.max_len} tokens ({s['train_seconds']} s). "
+        f"Total {s['total_seconds']} s.",
         "",
         "| result on the held-out text | value |",
         "|---|---|",
