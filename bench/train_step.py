@@ -19,7 +19,8 @@ import numpy as np
 from flax import nnx
 
 from minilm import pipeline
-from minilm.models.transformer import GPT, SequenceClassifier, TransformerConfig
+from minilm.models.heads import SequenceClassifier
+from minilm.models.transformer import GPT, TransformerConfig
 from minilm.train.loop import make_train_step
 from minilm.train.optim import learning_rate_schedule, make_optimizer
 

@@ -39,7 +39,8 @@ from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
 from minilm.metrics.classification import classification_report, format_report
 from minilm.metrics.perplexity import perplexity
-from minilm.models.transformer import GPT, SequenceClassifier, TransformerConfig, count_params
+from minilm.models.heads import SequenceClassifier
+from minilm.models.transformer import GPT, TransformerConfig, count_params
 from minilm.train import checkpoint
 from minilm.train.loop import TrainConfig, fit
 from minilm.train.runlog import MetricsLog

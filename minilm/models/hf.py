@@ -34,7 +34,8 @@ from tokenizers import Tokenizer
 
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
-from minilm.models.transformer import BERT, GPT, Transformer, TransformerConfig, pool
+from minilm.models.heads import pool
+from minilm.models.transformer import BERT, GPT, Transformer, TransformerConfig
 
 # HF activation names -> our GELU flavour ("gelu_fast" and "gelu_pytorch_tanh" are the tanh formula too)
 _ACTIVATIONS = {"gelu": "exact", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh", "gelu_fast": "tanh"}
