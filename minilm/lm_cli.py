@@ -44,6 +44,7 @@ from minilm.data.tokenizer import CLS, MASK, SEP, encode_stream, load_tokenizer,
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
 from minilm.metrics.perplexity import perplexity
+from minilm.models.io import save_model
 from minilm.models.masking import mask_tokens, pseudo_log_likelihood
 from minilm.models.transformer import BERT, GPT, TransformerConfig, count_params
 from minilm.pipeline import (
@@ -53,7 +54,6 @@ from minilm.pipeline import (
     lm_text,
     phase_config,
     resume_phase,
-    save_model,
 )
 from minilm.train.loop import fit
 from minilm.train.runlog import MetricsLog

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import collections
 import functools
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +39,8 @@ from minilm.fileio import atomic_write_bytes
 from minilm.metrics.classification import classification_report, format_report
 from minilm.metrics.perplexity import perplexity
 from minilm.models.heads import SequenceClassifier
+from minilm.models.io import save_model
 from minilm.models.transformer import GPT, TransformerConfig, count_params
-from minilm.train import checkpoint
 from minilm.train.loop import TrainConfig, fit
 from minilm.train.runlog import MetricsLog
 
@@ -360,13 +359,6 @@ def _trim_padding(*parts: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray],
     One width for every split, so one compiled step and one compiled predictor serve them all."""
     width = max(int(p["attention_mask"].sum(1).max()) for p in parts)
     return tuple({k: v[:, :width] if v.ndim == 2 else v for k, v in p.items()} for p in parts)
-
-
-def save_model(folder: Path, model: nnx.Module, config: dict) -> None:
-    """``model.safetensors`` (parameters by name) + ``config.json``, both written atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
-    checkpoint.save_arrays(folder / "model.safetensors", checkpoint.flatten(nnx.state(model, nnx.Param)))
-    atomic_write_bytes(folder / "config.json", json.dumps(config, indent=2).encode())
 
 
 def _report(cfg: Config, run_dir: Path, s: dict, report: dict, corpus: Dataset, task: Dataset) -> str:

@@ -538,4 +538,3 @@ def flops_per_token(model: nnx.Module, seq_len: int) -> float:
         lookups += backbone.type_emb.embedding[...].size
     n = count_params(model) - lookups
     return 6.0 * n + 12.0 * cfg.n_layer * cfg.n_head * cfg.head_dim * seq_len
-
