@@ -23,6 +23,8 @@ padded sequence gives the same outputs on its real positions as the unpadded one
 
 Correspondence with ``torch.nn.LSTM`` (one layer): ``w_x = weight_ih.T``, ``w_r = weight_hh.T``,
 ``b = bias_ih + bias_hh``, ``w_p = weight_hr.T`` (``proj_size``).
+
+Initialisation and dropout follow the conventions of :mod:`minilm.models.layers`, as the Transformer's.
 """
 
 from __future__ import annotations
