@@ -43,8 +43,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from flax import nnx  # noqa: E402
 
+from minilm.data.bilm import TokenStream, Vocab, WindowBatches, eval_batches, line_tokens  # noqa: E402
 from minilm.data.formats import read_lines  # noqa: E402
-from minilm.elmo_cli import TokenStream, Vocab, WindowBatches, eval_batches, line_tokens  # noqa: E402
 from minilm.models.elmo import BiLM, BiLMConfig  # noqa: E402
 from minilm.objectives.bilm import bilm_evaluator, bilm_loss  # noqa: E402
 from minilm.train.loop import TrainConfig, fit  # noqa: E402

@@ -18,17 +18,17 @@ import jax
 import numpy as np
 from flax import nnx
 
-from minilm import pipeline
-from minilm.models.transformer import GPT, SequenceClassifier, TransformerConfig
+from minilm.cli.pipeline import Config, phase
+from minilm.models.heads import SequenceClassifier
+from minilm.models.transformer import GPT
 from minilm.objectives.classification import classification_loss
 from minilm.objectives.lm import lm_loss
 from minilm.train.loop import make_train_step
 from minilm.train.optim import learning_rate_schedule, make_optimizer
 
 
-def time_steps(model, loss_fn, batch, cfg: pipeline.Config, steps: int, repeats: int) -> dict:
+def time_steps(model, loss_fn, batch, train_cfg, steps: int, repeats: int) -> dict:
     graphdef, params, frozen = nnx.split(model, nnx.Param, ...)
-    train_cfg = pipeline.phase_config(cfg, 1000, len(batch["tokens"]), 1e-3)
     tx = make_optimizer(learning_rate_schedule(1e-3, 1000), clip_norm=1.0)
     opt_state = tx.init(params)
     step_fn = make_train_step(graphdef, loss_fn, tx, train_cfg, (params, frozen, opt_state))
@@ -59,25 +59,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    cfg = pipeline.Config()
-    model_cfg = TransformerConfig(
-        vocab_size=cfg.vocab_size, max_len=cfg.max_len, n_layer=cfg.n_layer, n_head=cfg.n_head,
-        d_model=cfg.d_model, d_ff=4 * cfg.d_model, dropout=cfg.dropout,
-    )  # fmt: skip
+    cfg = Config()  # the default run's settings
+    model_cfg, seq = cfg.model, cfg.model.max_len
+    pretrain, finetune = phase(cfg, cfg.pretrain), phase(cfg, cfg.finetune)
     rng = np.random.default_rng(0)
-    tokens = rng.integers(0, cfg.vocab_size, size=(cfg.pretrain_batch, cfg.max_len + 1), dtype=np.int32)
+    tokens = rng.integers(0, model_cfg.vocab_size, size=(pretrain.batch_size, seq + 1), dtype=np.int32)
     lm = GPT(model_cfg, rngs=nnx.Rngs(0))
     lm_batch = {"tokens": tokens[:, :-1], "targets": tokens[:, 1:]}
-    result = time_steps(lm, lm_loss, lm_batch, cfg, args.steps, args.repeats)
-    print(json.dumps({"phase": "pretrain", "batch": cfg.pretrain_batch, "seq": cfg.max_len, **result}))
+    result = time_steps(lm, lm_loss, lm_batch, pretrain, args.steps, args.repeats)
+    print(json.dumps({"phase": "pretrain", "batch": pretrain.batch_size, "seq": seq, **result}))
     clf = SequenceClassifier(lm, 2, rngs=nnx.Rngs(1))
     clf_batch = {
-        "tokens": tokens[: cfg.finetune_batch, :-1],
-        "attention_mask": np.ones((cfg.finetune_batch, cfg.max_len), np.int32),
-        "labels": rng.integers(0, 2, size=cfg.finetune_batch, dtype=np.int32),
+        "tokens": tokens[: finetune.batch_size, :-1],
+        "attention_mask": np.ones((finetune.batch_size, seq), np.int32),
+        "labels": rng.integers(0, 2, size=finetune.batch_size, dtype=np.int32),
     }
-    result = time_steps(clf, classification_loss, clf_batch, cfg, args.steps, args.repeats)
-    print(json.dumps({"phase": "finetune", "batch": cfg.finetune_batch, "seq": cfg.max_len, **result}))
+    result = time_steps(clf, classification_loss, clf_batch, finetune, args.steps, args.repeats)
+    print(json.dumps({"phase": "finetune", "batch": finetune.batch_size, "seq": seq, **result}))
 
 
 if __name__ == "__main__":

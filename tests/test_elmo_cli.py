@@ -11,19 +11,10 @@ import pytest
 from minilm.cli import evaluate as evaluate_cli
 from minilm.cli import train as train_cli
 from minilm.data import world
-from minilm.elmo_cli import (
-    EOS,
-    UNK,
-    TokenStream,
-    Vocab,
-    WindowBatches,
-    eval_batches,
-    line_tokens,
-    load_bilm,
-    nearest_sense_accuracy,
-    sense_separation,
-)
+from minilm.data.bilm import EOS, UNK, TokenStream, Vocab, WindowBatches, eval_batches, line_tokens
+from minilm.elmo_cli import nearest_sense_accuracy, sense_separation
 from minilm.errors import UserError
+from minilm.models.io import load_bilm
 from minilm.vectors.keyed_vectors import KeyedVectors
 
 

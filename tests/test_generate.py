@@ -47,6 +47,21 @@ def test_cache_and_no_cache_agree(model: GPT, greedy) -> None:
     assert len({tuple(r) for r in greedy.tokens}) > 1  # the rows really differ
 
 
+def test_prefix_state_decodes_the_same_with_and_without_cache(greedy) -> None:
+    """Prefix keys/values held by the attention layers reach the cached decoder unchanged: it agrees with
+    re-running the whole sequence (the plain forward pass, checked by hand in test_transformer.py)."""
+    model = GPT(CFG, rngs=nnx.Rngs(0))  # the fixture's weights, plus a prefix of 3 slots per layer
+    rng = np.random.default_rng(0)
+    for block in model.backbone.blocks:
+        block.attn.set_prefix(jnp.asarray(rng.normal(size=(2, 3, 2, 8)), jnp.float32))
+    cfg = GenerationConfig(max_new_tokens=8)
+    cached = generate(model, PROMPTS, cfg)
+    uncached = generate(model, PROMPTS, GenerationConfig(max_new_tokens=8, use_cache=False))
+    np.testing.assert_array_equal(cached.tokens, uncached.tokens)
+    np.testing.assert_allclose(cached.logits, uncached.logits, atol=1e-5)
+    assert not np.allclose(cached.logits, greedy.logits, atol=1e-2)  # the prefix changes the predictions
+
+
 def test_greedy_matches_full_forward_per_prompt(model: GPT, greedy) -> None:
     """Left padding in a batch changes nothing: each row is the argmax continuation of its prompt alone,
     and its logits equal a plain forward pass over prompt + generated tokens (up to a constant)."""

@@ -169,6 +169,24 @@ def test_pseudo_perplexity_of_hf_bert(tmp_path: Path, capsys) -> None:
     assert got["tokens"] == len(stream)
 
 
+@pytest.mark.parametrize("mode", ["stream", "per_line"])
+def test_tokenizer_with_its_own_padding_scores_only_real_tokens(mode: str, tmp_path: Path, capsys) -> None:
+    """A tokenizer.json that pads every encoding (all-MiniLM-L6-v2's: to 128) and truncates: the
+    loader switches both off, so the scores equal those of the same tokenizer without them."""
+    plain = _hf_bert_folder(tmp_path / "plain")
+    padded = _hf_bert_folder(tmp_path / "padded")
+    tokenizer = Tokenizer.from_file(str(padded / "tokenizer.json"))
+    tokenizer.enable_padding(length=40, pad_id=0, pad_token="[PAD]")
+    tokenizer.enable_truncation(max_length=6)
+    tokenizer.save(str(padded / "tokenizer.json"))
+    data = tmp_path / "lines.txt"
+    data.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    flags = ["--per-line"] if mode == "per_line" else []
+    expected = _run(["perplexity", "--model", str(plain), "--data", str(data), *flags], capsys)
+    got = _run(["perplexity", "--model", str(padded), "--data", str(data), *flags], capsys)
+    assert got == expected
+
+
 def test_perplexity_refusals(tmp_path: Path) -> None:
     data = tmp_path / "t.txt"
     data.write_text("some text\n", encoding="utf-8")

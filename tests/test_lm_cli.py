@@ -20,6 +20,7 @@ from minilm.cli.train import main as train_main
 from minilm.config import parse_config
 from minilm.data.tokenizer import CLS, EOS, MASK, SEP, train_char
 from minilm.errors import run_cli
+from minilm.models.io import load_lm, load_model
 from minilm.objectives.mlm import pseudo_log_likelihood, with_cls_sep
 from minilm.train import checkpoint
 
@@ -183,14 +184,7 @@ def test_bert_run_reports_mlm_loss_and_pseudo_perplexity(bert_run):
 
 
 def test_pseudo_log_likelihood_against_a_loop(bert_run):
-    from flax import nnx
-
-    from minilm.models.transformer import BERT, TransformerConfig
-
-    cfg = json.loads((bert_run / "config.json").read_text())["model"]
-    model = BERT(TransformerConfig.from_dict(cfg), rngs=nnx.Rngs(0))
-    arrays, _ = checkpoint.load_arrays(bert_run / "model.safetensors")
-    nnx.update(model, checkpoint.unflatten(nnx.state(model, nnx.Param), arrays, "", "bert"))
+    model = load_model(str(bert_run)).model
     rows = with_cls_sep(np.array([[7, 8, 9, 10], [11, 7, 7, 12]]))
     assert rows[0].tolist() == [CLS, 7, 8, 9, 10, SEP]
     total, n = pseudo_log_likelihood(model, rows, MASK, batch_size=3)  # 8 copies: a partial last batch

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
+from minilm.cli.ssa_label import label_session
 from minilm.errors import UserError
 from minilm.metrics.ssa import ssa
-from minilm.cli.ssa_label import label_session
 
 
 def test_ssa_hand_computed_and_not_sensible_is_not_specific():

@@ -7,7 +7,7 @@
 
 ``--model`` is a run folder of ``train.py lm --arch=gpt`` or of the default run (whose LM is in ``lm/``),
 such an ``lm/`` folder, a Hugging Face GPT-2 folder or ``hf:<repo_id>``
-(:func:`minilm.models.cli_eval.load_model`); the model's own ``tokenizer.json`` encodes and decodes.
+(:func:`minilm.models.io.load_lm`); the model's own ``tokenizer.json`` encodes and decodes.
 
 Every prompt starts with the end-of-text token (``<eos>``; GPT-2's ``<|endoftext|>``): in training each
 line follows one, so this is where a line begins (and an empty prompt samples a line from scratch).
@@ -29,9 +29,8 @@ from minilm.config import ConfigError, above, at_least, finite, in_range, opt, r
 from minilm.data.formats import read_lines
 from minilm.data.tokenizer import PAD
 from minilm.errors import UserError
-from minilm.models.cli_eval import load_model
 from minilm.models.generate import GenerationConfig, generate
-from minilm.models.transformer import GPT
+from minilm.models.io import load_lm
 
 STRATEGIES = ("greedy", "sample", "beam")
 
@@ -67,21 +66,6 @@ class Config:
     def check(self) -> None:
         if self.prompt and self.prompts_file:
             raise ConfigError("prompts_file", "give --prompt or --prompts_file, not both")
-
-
-END_OF_TEXT = ("<eos>", "<|endoftext|>")  # minilm's tokenizers, GPT-2's
-
-
-def load_lm(path: str) -> tuple[GPT, Tokenizer, int | None]:
-    """The GPT at ``path`` (see :func:`minilm.models.cli_eval.load_model`), its tokenizer and its
-    end-of-text token id (None if the vocabulary has none)."""
-    loaded = load_model(path)
-    if not isinstance(loaded.model, GPT):
-        raise UserError(
-            f"--model={path} is a {type(loaded.model).__name__}, not a causal LM: generation needs a GPT"
-        )
-    ids = (loaded.tokenizer.token_to_id(t) for t in END_OF_TEXT)
-    return loaded.model, loaded.tokenizer, next((i for i in ids if i is not None), None)
 
 
 def generation_config(cfg: Config, tokenizer: Tokenizer, end_of_text: int | None) -> GenerationConfig:

@@ -39,7 +39,8 @@ from minilm.fileio import atomic_write_bytes
 from minilm.metrics.classification import classification_report, format_report
 from minilm.metrics.perplexity import perplexity
 from minilm.models.io import save_model
-from minilm.models.transformer import GPT, SequenceClassifier, TransformerConfig, count_params
+from minilm.models.heads import SequenceClassifier
+from minilm.models.transformer import GPT, TransformerConfig, count_params
 from minilm.objectives.classification import classification_loss, classification_scores, classifier_predictor
 from minilm.objectives.lm import lm_evaluator, lm_loss
 from minilm.train.distributed import DistributedConfig

@@ -61,13 +61,21 @@ def train_char(lines: Sequence[str]) -> Tokenizer:
 
 
 def load_tokenizer(path: Path) -> Tokenizer:
+    """A ``tokenizer.json`` (ours or a Hugging Face one), with padding and truncation switched off.
+
+    A file may carry its own (all-MiniLM-L6-v2's pads every encoding to 128 tokens); minilm pads and
+    cuts where it builds batches, so every tokenizer file is read here and every command tokenises
+    the same way."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"no tokenizer at {path}")
+        raise UserError(f"{path}: no such file (the tokenizer)")
     try:
-        return Tokenizer.from_file(str(path))
+        tokenizer = Tokenizer.from_file(str(path))
     except Exception as e:  # tokenizers raises a bare Exception on a malformed file
         raise UserError(f"{path}: not a readable tokenizer.json ({e})") from None
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
 
 
 def encode_stream(tokenizer: Tokenizer, lines: Sequence[str]) -> np.ndarray:

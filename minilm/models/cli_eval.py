@@ -2,7 +2,8 @@
 
 ``--model`` is a folder written by minilm (``config.json`` = ``{"model": ..., "architecture": "gpt"|"bert"}``
 and ``model.safetensors``, ``tokenizer.json`` beside them or one folder up; a default run's ``lm/``), a
-Hugging Face GPT-2/BERT folder, or ``hf:<repo_id>``.  Text is tokenised with the model's own tokenizer.
+Hugging Face GPT-2/BERT folder, or ``hf:<repo_id>`` (:func:`minilm.models.io.load_model`).  Text is
+tokenised with the model's own tokenizer.
 
 - ``perplexity``: ``exp(NLL / tokens)`` of a causal LM; for a masked LM (BERT) the pseudo-perplexity
   ``exp(-PLL / tokens)``, every token scored with only itself masked (Salazar et al. 2020; see
@@ -25,75 +26,20 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
-from flax import nnx
-from tokenizers import Tokenizer
 
 from minilm.data.formats import read_lines, read_text
 from minilm.data.registry import load_dataset
-from minilm.data.tokenizer import CLS, EOS, MASK, SEP, encode_stream, load_tokenizer
+from minilm.data.tokenizer import CLS, EOS, MASK, SEP, encode_stream
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
 from minilm.metrics.similarity import pearson, spearman
-from minilm.models.hf import load_hf, sentence_embeddings
-from minilm.models.transformer import BERT, GPT, Transformer, TransformerConfig
+from minilm.models.hf import sentence_embeddings
+from minilm.models.io import LoadedModel, load_model
+from minilm.models.transformer import BERT, GPT
 from minilm.objectives.lm import score_sequences
 from minilm.objectives.mlm import pseudo_log_likelihood
-from minilm.train import checkpoint
-
-
-class LoadedModel(NamedTuple):
-    model: GPT | BERT | Transformer
-    tokenizer: Tokenizer
-    origin: str  # "minilm" or "hf"
-
-
-def load_model(path: str) -> LoadedModel:
-    """A minilm model folder (or a run folder holding ``lm/``), a Hugging Face folder, or ``hf:<id>``."""
-    if path.startswith("hf:"):
-        return _from_hf(path)
-    for folder in (Path(path), Path(path) / "lm"):
-        config_path = folder / "config.json"
-        if not config_path.is_file():
-            continue
-        try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise UserError(f"{config_path}: not valid JSON ({e})") from None
-        if "model_type" in config:
-            return _from_hf(str(folder))
-        if config.get("architecture") in ("gpt", "bert"):
-            return _from_minilm(folder, config)
-        if folder == Path(path) and (Path(path) / "lm" / "config.json").is_file():
-            continue  # a fine-tuned classifier run: its language model is in lm/
-        raise UserError(f"{config_path}: architecture {config.get('architecture')!r} is not a language model")
-    raise UserError(f"--model={path}: no config.json in it or in {Path(path) / 'lm'}")
-
-
-def _from_hf(path: str) -> LoadedModel:
-    ckpt = load_hf(path)
-    if ckpt.tokenizer is None:
-        raise UserError(f"--model={path}: the folder has no tokenizer.json")
-    return LoadedModel(ckpt.model, ckpt.tokenizer, "hf")
-
-
-def _from_minilm(folder: Path, config: dict) -> LoadedModel:
-    model_cfg = TransformerConfig.from_dict(config["model"], str(folder / "config.json"))
-    model = (GPT if config["architecture"] == "gpt" else BERT)(model_cfg, rngs=nnx.Rngs(0))
-    arrays, _ = checkpoint.load_arrays(folder / "model.safetensors")
-    params = checkpoint.unflatten(nnx.state(model, nnx.Param), arrays, "", str(folder / "model.safetensors"))
-    nnx.update(model, params)
-    candidates = [folder / "tokenizer.json", folder.parent / "tokenizer.json"]
-    tokenizer = load_tokenizer(next((p for p in candidates if p.is_file()), candidates[0]))
-    if tokenizer.get_vocab_size() != model_cfg.vocab_size:
-        raise UserError(
-            f"{folder}: the tokenizer has {tokenizer.get_vocab_size()} tokens, "
-            f"the model vocab_size={model_cfg.vocab_size}"
-        )
-    return LoadedModel(model, tokenizer, "minilm")
-
 
 # ------------------------------------------------------------------------------------------ perplexity
 

@@ -37,7 +37,8 @@ import numpy as np
 from flax import nnx
 
 from minilm.metrics.jax_metrics import token_nll
-from minilm.models.lstm import LSTM, init_normal, init_uniform
+from minilm.models.layers import dropout, normal, uniform
+from minilm.models.lstm import LSTM
 
 # ----------------------------------------------------------------------------------------------------
 # Configuration
@@ -82,7 +83,7 @@ def char_ids(words: list[str], max_chars: int) -> np.ndarray:
 
 def _uniform(rngs: nnx.Rngs, shape: tuple[int, ...], fan_in: int) -> jax.Array:
     """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): the PyTorch default for Linear, Conv1d and LSTM weights."""
-    return init_uniform(rngs, shape, fan_in**-0.5)
+    return uniform(rngs, shape, fan_in**-0.5)
 
 
 def _add_bias(y: jax.Array, b: jax.Array) -> jax.Array:
@@ -99,7 +100,7 @@ class WordEncoder(nnx.Module):
     """A lookup table, N(0, 1) initialised as ``torch.nn.Embedding``."""
 
     def __init__(self, vocab_size: int, dim: int, *, rngs: nnx.Rngs):
-        self.table = nnx.Param(init_normal(rngs, (vocab_size, dim)))  # (V, E)
+        self.table = nnx.Param(normal(rngs, (vocab_size, dim), 1.0))  # (V, E)
 
     def __call__(self, tokens: jax.Array) -> jax.Array:
         return self.table[...][tokens]  # (B, T, E)
@@ -128,7 +129,7 @@ class CharCNN(nnx.Module):
     """
 
     def __init__(self, cfg: BiLMConfig, *, rngs: nnx.Rngs):
-        self.chars = nnx.Param(init_uniform(rngs, (CHAR_VOCAB, cfg.char_dim), 1.0))
+        self.chars = nnx.Param(uniform(rngs, (CHAR_VOCAB, cfg.char_dim), 1.0))
         self.widths = tuple(w for w, _ in cfg.filters)
         self.conv_w = nnx.List(
             [nnx.Param(_uniform(rngs, (w * cfg.char_dim, n), w * cfg.char_dim)) for w, n in cfg.filters]
@@ -193,12 +194,11 @@ class BiLM(nnx.Module):
         self.backward_lm = LSTM(cfg.emb_dim, cfg.hidden, cfg.layers, **lstm_kw)
         self.softmax_w = nnx.Param(_uniform(rngs, (cfg.out_dim, cfg.vocab_size), cfg.out_dim))  # (P, V)
         self.softmax_b = nnx.Param(_uniform(rngs, (cfg.vocab_size,), cfg.out_dim))  # (V,)
-        self.dropout = nnx.Dropout(cfg.dropout)
 
     def embed(self, batch: dict[str, jax.Array], rngs: nnx.Rngs | None = None) -> jax.Array:
         """Context-free token vectors x: (B, T+1, E)."""
         x = self.encoder(batch["tokens"] if self.cfg.encoder == "word" else batch["chars"])
-        return self.dropout(x, deterministic=rngs is None, rngs=rngs)
+        return dropout(x, self.cfg.dropout, rngs)
 
     def forward_states(
         self, x: jax.Array, lengths: jax.Array, rngs: nnx.Rngs | None = None
@@ -233,7 +233,7 @@ def bilm_nll(
     h_fwd = model.forward_states(x[:, :-1], pairs, rngs)[-1]  # (B, T, P): position k predicts t_{k+1}
     h_bwd = model.backward_states(x[:, 1:], pairs, rngs)[-1]  # (B, T, P): position k predicts t_k
     h = jnp.concatenate([h_fwd, h_bwd], axis=0)  # (2B, T, P): one softmax matmul for both directions
-    h = model.dropout(h, deterministic=rngs is None, rngs=rngs)
+    h = dropout(h, model.cfg.dropout, rngs)
     targets = jnp.concatenate([tokens[:, 1:], tokens[:, :-1]], axis=0)  # (2B, T)
     nll = token_nll(model.logits(h), targets)  # (2B, T)
     mask = length_mask(pairs, tokens.shape[1] - 1)  # (B, T)

@@ -13,6 +13,9 @@ reference the cache is tested against, and the baseline of the decoding benchmar
   (as Hugging Face ``transformers``; length = generated tokens incl. the stop token).
 - Prompts of different lengths are left-padded, so every row's last prompt token sits in the same
   column; the attention mask hides the padding and position ids count real tokens only.
+- Prefix keys/values (prefix-tuning) are state of the model's attention layers
+  (:meth:`~minilm.models.transformer.MultiHeadAttention.set_prefix`), so a model that holds them decodes
+  with them, with or without the cache.
 - The decode loop is one fixed-shape ``jax.jit``-compiled ``lax.while_loop`` (it stops early when every
   row has finished); shapes depend only on the batch, the padded prompt length and ``max_new_tokens``.
 """
@@ -140,7 +143,6 @@ def _decode(
     mask: jax.Array,
     cfg: GenerationConfig,
     key: jax.Array,
-    kv_prefix: jax.Array | None,
 ) -> _Step:
     model = nnx.merge(graphdef, state)
     b, t = tokens.shape
@@ -148,13 +150,13 @@ def _decode(
     stops = jnp.asarray(cfg.stop_tokens, jnp.int32).reshape(-1)
     if cfg.use_cache:
         cache = init_cache(model.cfg, b, t + n)
-        logits, cache = model.extend(tokens, cache, attention_mask=mask, kv_prefix=kv_prefix)
+        logits, cache = model.extend(tokens, cache, attention_mask=mask)
         buffer = buffer_mask = None
     else:
         cache = None
         buffer = jnp.concatenate([tokens, jnp.full((b, n), cfg.pad_id, jnp.int32)], axis=1)  # (B, T + N)
         buffer_mask = jnp.concatenate([mask, jnp.zeros((b, n), bool)], axis=1)
-        logits = model(buffer, attention_mask=buffer_mask, kv_prefix=kv_prefix)[:, :t]
+        logits = model(buffer, attention_mask=buffer_mask)[:, :t]
     vocab = logits.shape[-1]
     carry = _Step(
         i=jnp.zeros((), jnp.int32),
@@ -182,13 +184,13 @@ def _decode(
         log_prob = c.log_prob + jnp.where(c.done, 0.0, log_p)
         done = c.done | jnp.isin(token, stops)
         if cfg.use_cache:
-            logits, cache = model.extend(token[:, None], c.cache, kv_prefix=kv_prefix)
+            logits, cache = model.extend(token[:, None], c.cache)
             next_logits, buffer, buffer_mask = logits[:, 0], None, None
         else:
             cache = None
             buffer = c.buffer.at[:, t + c.i].set(token)
             buffer_mask = c.buffer_mask.at[:, t + c.i].set(True)
-            all_logits = model(buffer, attention_mask=buffer_mask, kv_prefix=kv_prefix)  # (B, T + N, V)
+            all_logits = model(buffer, attention_mask=buffer_mask)  # (B, T + N, V)
             next_logits = jax.lax.dynamic_index_in_dim(all_logits, t + c.i, axis=1, keepdims=False)
         return _Step(c.i + 1, next_logits, cache, buffer, buffer_mask, out, out_logits, log_prob, done, key)
 
@@ -223,7 +225,6 @@ def _beam_search(
     tokens: jax.Array,
     mask: jax.Array,
     cfg: GenerationConfig,
-    kv_prefix: jax.Array | None,
 ) -> _Beams:
     model = nnx.merge(graphdef, state)
     b, t = tokens.shape
@@ -234,7 +235,6 @@ def _beam_search(
         jnp.repeat(tokens, k, axis=0),
         init_cache(model.cfg, b * k, t + n),
         attention_mask=jnp.repeat(mask, k, axis=0),
-        kv_prefix=kv_prefix,
     )
     first = jnp.full((b, k), NEG_INF).at[:, 0].set(0.0)  # only beam 0 is alive at the start
     carry = _Beams(
@@ -284,7 +284,7 @@ def _beam_search(
         # reorder the cache rows to follow their beams, then feed the chosen tokens
         rows = (jnp.arange(b)[:, None] * k + source).reshape(-1)  # (B*K,)
         cache = jax.tree.map(lambda a: a[rows] if a.ndim > 0 else a, c.cache)
-        logits, cache = model.extend(alive_seq[:, :, c.i].reshape(b * k, 1), cache, kv_prefix=kv_prefix)
+        logits, cache = model.extend(alive_seq[:, :, c.i].reshape(b * k, 1), cache)
         return _Beams(
             c.i + 1, logits[:, 0], cache, alive_seq, alive_log_p, done_seq, done_score, done_len, done_log_p
         )
@@ -301,7 +301,6 @@ def generate(
     cfg: GenerationConfig,
     *,
     key: jax.Array | None = None,
-    kv_prefix: jax.Array | None = None,
 ) -> Generation:
     """Continue each prompt (a list of token ids) by up to ``cfg.max_new_tokens`` tokens.
 
@@ -322,7 +321,7 @@ def generate(
     if cfg.num_beams > 1:
         if not cfg.use_cache:
             cfg = dataclasses.replace(cfg, use_cache=True)  # beam search always decodes with the cache
-        r = _beam_search(graphdef, state, jnp.asarray(tokens), jnp.asarray(mask), cfg, kv_prefix)
+        r = _beam_search(graphdef, state, jnp.asarray(tokens), jnp.asarray(mask), cfg)
         # rows with no finished hypothesis (cannot happen: the last step finishes every beam) fall back
         best = jnp.argmax(r.done_score, axis=1)  # (B,)
         seq = jnp.take_along_axis(r.done_seq, best[:, None, None], axis=1)[:, 0]
@@ -332,7 +331,7 @@ def generate(
         seq = jnp.where(positions < length[:, None], seq, cfg.pad_id)
         return Generation(np.asarray(seq), np.asarray(length), np.asarray(score), None)
     key = jax.random.key(0) if key is None else key
-    r = _decode(graphdef, state, jnp.asarray(tokens), jnp.asarray(mask), cfg, key, kv_prefix)
+    r = _decode(graphdef, state, jnp.asarray(tokens), jnp.asarray(mask), cfg, key)
     out = np.asarray(r.out)
     stopped = np.isin(out, cfg.stop_tokens)
     first_stop = np.where(stopped.any(1), stopped.argmax(1) + 1, int(r.i))

@@ -32,9 +32,12 @@ import safetensors.numpy
 from flax import nnx
 from tokenizers import Tokenizer
 
+from minilm.data.formats import read_json
+from minilm.data.tokenizer import load_tokenizer
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
-from minilm.models.transformer import BERT, GPT, Transformer, TransformerConfig, pool
+from minilm.models.heads import pool
+from minilm.models.transformer import BERT, GPT, Transformer, TransformerConfig
 
 # HF activation names -> our GELU flavour ("gelu_fast" and "gelu_pytorch_tanh" are the tanh formula too)
 _ACTIVATIONS = {"gelu": "exact", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh", "gelu_fast": "tanh"}
@@ -54,8 +57,17 @@ class HFCheckpoint(NamedTuple):
 # ------------------------------------------------------------------------------------------- configs
 
 
-def config_from_hf(hf: dict[str, Any], source: str) -> tuple[TransformerConfig, str]:
+def config_from_hf(hf: Any, source: str) -> tuple[TransformerConfig, str]:
     """A Hugging Face ``config.json`` (GPT-2 or BERT) -> our config and the architecture name."""
+    if not isinstance(hf, dict):
+        raise UserError(f"{source}: expected a JSON object, found {type(hf).__name__}")
+    try:
+        return _config_from_hf(hf, source)
+    except KeyError as e:
+        raise UserError(f"{source}: missing key {e.args[0]!r}") from None
+
+
+def _config_from_hf(hf: dict[str, Any], source: str) -> tuple[TransformerConfig, str]:
     kind = hf.get("model_type")
     if kind == "gpt2":
         act = hf.get("activation_function", "gelu_new")
@@ -278,11 +290,7 @@ def load_hf(path_or_id: str | Path) -> HFCheckpoint:
     """Load a GPT-2 or BERT folder (or ``hf:<repo_id>``) into our model; see the module docstring."""
     folder = resolve(path_or_id)
     config_path = folder / "config.json"
-    try:
-        hf_config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{config_path}: not valid JSON ({e})") from None
-    cfg, arch = config_from_hf(hf_config, str(config_path))
+    cfg, arch = config_from_hf(read_json(config_path), str(config_path))
     weights = _read_weights(folder)
     if arch == "gpt2":
         weights = _strip_prefix(weights, "transformer.")
@@ -296,7 +304,7 @@ def load_hf(path_or_id: str | Path) -> HFCheckpoint:
     model = nnx.eval_shape(lambda: cls(cfg, rngs=nnx.Rngs(0)))  # shapes only: every value is set below
     _load_rows(model, rows, weights, folder)
     tokenizer_path = folder / "tokenizer.json"
-    tokenizer = Tokenizer.from_file(str(tokenizer_path)) if tokenizer_path.is_file() else None
+    tokenizer = load_tokenizer(tokenizer_path) if tokenizer_path.is_file() else None
     return HFCheckpoint(model, tokenizer, arch)
 
 

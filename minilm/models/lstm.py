@@ -23,6 +23,8 @@ padded sequence gives the same outputs on its real positions as the unpadded one
 
 Correspondence with ``torch.nn.LSTM`` (one layer): ``w_x = weight_ih.T``, ``w_r = weight_hh.T``,
 ``b = bias_ih + bias_hh``, ``w_p = weight_hr.T`` (``proj_size``).
+
+Initialisation and dropout follow the conventions of :mod:`minilm.models.layers`, as the Transformer's.
 """
 
 from __future__ import annotations
@@ -32,23 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-
-def _numpy_generator(rngs: nnx.Rngs) -> np.random.Generator:
-    """A NumPy generator seeded by the next ``rngs.params()`` key.
-
-    Initial values are drawn with NumPy: the same explicit, seeded randomness, without compiling a
-    JAX random-number kernel for every parameter shape (a fraction of a second each on a CPU)."""
-    return np.random.default_rng(np.asarray(jax.random.key_data(rngs.params())))
-
-
-def init_uniform(rngs: nnx.Rngs, shape: tuple[int, ...], bound: float) -> jax.Array:
-    """U(-bound, bound) in float32 (PyTorch's default for LSTM, Linear and Conv1d weights: 1/sqrt(fan))."""
-    return jnp.asarray(_numpy_generator(rngs).uniform(-bound, bound, shape), dtype=jnp.float32)
-
-
-def init_normal(rngs: nnx.Rngs, shape: tuple[int, ...], std: float = 1.0) -> jax.Array:
-    """N(0, std^2) in float32 (PyTorch's default for embeddings: std 1)."""
-    return jnp.asarray(_numpy_generator(rngs).normal(0.0, std, shape), dtype=jnp.float32)
+from minilm.models.layers import dropout, uniform
 
 
 class LSTMCell(nnx.Module):
@@ -73,10 +59,10 @@ class LSTMCell(nnx.Module):
         bound = hidden**-0.5
         self.hidden, self.out_dim = hidden, out_dim
         self.cell_clip, self.proj_clip = cell_clip, proj_clip
-        self.w_x = nnx.Param(init_uniform(rngs, (in_dim, 4 * hidden), bound))  # (D, 4H)
-        self.w_r = nnx.Param(init_uniform(rngs, (out_dim, 4 * hidden), bound))  # (P, 4H)
+        self.w_x = nnx.Param(uniform(rngs, (in_dim, 4 * hidden), bound))  # (D, 4H)
+        self.w_r = nnx.Param(uniform(rngs, (out_dim, 4 * hidden), bound))  # (P, 4H)
         self.b = nnx.Param(jnp.zeros((4 * hidden,)).at[hidden : 2 * hidden].set(forget_bias))  # (4H,)
-        self.w_p = nnx.Param(init_uniform(rngs, (hidden, proj_dim), bound)) if proj_dim else None  # (H, P)
+        self.w_p = nnx.Param(uniform(rngs, (hidden, proj_dim), bound)) if proj_dim else None  # (H, P)
 
     def initial_state(self, batch: int) -> tuple[jax.Array, jax.Array]:
         """(r, c) = zeros: (B, P), (B, H)."""
@@ -164,14 +150,14 @@ class LSTM(nnx.Module):
             [LSTMLayer(in_dim if l == 0 else out_dim, hidden, rngs=rngs, **kw) for l in range(num_layers)]
         )
         self.residual = residual
-        self.dropout = nnx.Dropout(dropout)
+        self.rate = dropout
 
     def __call__(self, x: jax.Array, mask: jax.Array, rngs: nnx.Rngs | None = None) -> list[jax.Array]:
         """x: (B, T, D), mask: (B, T) bool -> one (B, T, P) array per layer, bottom first."""
         outputs = []
         for l, layer in enumerate(self.layers):
             if l > 0:
-                x = self.dropout(outputs[-1], deterministic=rngs is None, rngs=rngs)
+                x = dropout(outputs[-1], self.rate, rngs)
             h = layer(x, mask)
             if self.residual and l > 0:
                 h = h + x * mask[..., None]  # padded positions stay 0

@@ -1,5 +1,10 @@
 """The Transformer: GPT (causal LM) and BERT (masked LM) as thin wrappers over one set of blocks.
 
+Reading order: the config, the key/value cache, attention (eq. 1), multi-head attention, the FFN, a
+block, the backbone (embeddings + blocks), then GPT and BERT.  The layers they are built from (Dense,
+Embedding, GELU, LayerNorm, dropout, initialisation) are in :mod:`minilm.models.layers`; task heads
+(classifiers, span extraction) in :mod:`minilm.models.heads`.
+
 Papers and equations implemented here
 - Vaswani et al. 2017, "Attention Is All You Need", §3.2, eq. (1), scaled dot-product attention::
 
@@ -13,7 +18,9 @@ Papers and equations implemented here
 - Devlin et al. 2019 (BERT): a bidirectional encoder with *post*-LayerNorm blocks
   ``x = LN(x + Attn(x)); x = LN(x + FFN(x))``, LayerNorm after the embeddings, token-type (segment)
   embeddings, exact GELU and a masked-LM head (dense -> GELU -> LayerNorm -> tied decoder + bias).
-- Li & Liang 2021 (prefix-tuning): every layer may get P extra key/value vectors that all queries attend to.
+- Li & Liang 2021 (prefix-tuning): an attention layer may hold P extra key/value vectors that every
+  query attends to (:meth:`MultiHeadAttention.set_prefix`; none by default).  They are state of the
+  layer, not an argument, so every caller -- training, evaluation, cached generation -- sees them.
 
 Conventions
 - ``tokens`` (B, T) int32; ``attention_mask`` (B, T) with 1 = real token, 0 = padding (left or right);
@@ -21,16 +28,14 @@ Conventions
 - Position ids count *real* tokens: ``cumsum(attention_mask) - 1``, so a left-padded row gets the same
   positions as its unpadded version (without a mask: ``0..T-1``).
 - Dropout is active iff ``rngs`` (an ``nnx.Rngs``; stream ``dropout``, else ``default``) is passed.
-- Speed on CPU: every dense layer flattens (B, T, D) -> (B*T, D) and multiplies a 2-D matrix, so XLA emits
-  plain GEMMs for the forward and both backward products (weight gradient = x^T dy over B*T rows).
 
-Shapes below: B batch, T query length, S key length, H heads, Q = D / H head size, V vocabulary.
+Shapes below: B batch, T query length, S key length, P prefix length, H heads, Q = D / H head size,
+V vocabulary.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -42,6 +47,7 @@ from flax import nnx
 
 from minilm.config import ConfigError, above, at_least, in_range, opt, validate
 from minilm.errors import UserError
+from minilm.models.layers import Dense, Embedding, LayerNorm, dropout, gelu
 
 # --------------------------------------------------------------------------------------------- config
 
@@ -109,46 +115,6 @@ class TransformerConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "model config") -> TransformerConfig:
-        """Rebuild from :meth:`to_dict`; unknown keys are a UserError naming ``source``."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise UserError(f"{source}: unknown model config keys {unknown}; allowed: {sorted(known)}")
-        return cls(**data)
-
-
-# ---------------------------------------------------------------------------------------- small layers
-
-
-def dropout(x: jax.Array, rate: float, rngs: nnx.Rngs | None) -> jax.Array:
-    """Inverted dropout: zero each element with probability ``rate``, scale the rest by 1/(1-rate)."""
-    if rngs is None or rate == 0.0:
-        return x
-    keep = jax.random.bernoulli(rngs.dropout(), 1.0 - rate, x.shape)
-    return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
-
-
-def _normal(rngs: nnx.Rngs, shape: tuple[int, ...], std: float) -> nnx.Param:
-    return nnx.Param(std * jax.random.normal(rngs.params(), shape, jnp.float32))
-
-
-class Dense(nnx.Module):
-    """``y = x W + b`` with W (d_in, d_out). Any leading shape is flattened to one GEMM: (N, d_in) @ W."""
-
-    def __init__(self, d_in: int, d_out: int, *, bias: bool, std: float, dtype: str, rngs: nnx.Rngs):
-        self.kernel = _normal(rngs, (d_in, d_out), std)
-        self.bias = nnx.Param(jnp.zeros((d_out,), jnp.float32)) if bias else None
-        self.dtype = dtype
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        lead = x.shape[:-1]
-        y = x.reshape(-1, x.shape[-1]).astype(self.dtype) @ self.kernel[...].astype(self.dtype)  # (N, d_out)
-        if self.bias is not None:
-            y = y + self.bias[...].astype(self.dtype)[None, :]
-        return y.reshape(*lead, y.shape[-1])
-
 
 def _dense(
     cfg: TransformerConfig,
@@ -162,100 +128,6 @@ def _dense(
     """A Dense with the config's bias/dtype; residual output projections get GPT-2's scaled init."""
     std = cfg.init_std / math.sqrt(2 * cfg.n_layer) if residual and cfg.scale_residual_init else cfg.init_std
     return Dense(d_in, d_out, bias=cfg.bias if bias is None else bias, std=std, dtype=cfg.dtype, rngs=rngs)
-
-
-# GELU (Hendrycks & Gimpel 2016): ``x Φ(x)``.  Exact (BERT, PyTorch's default): Φ(x) = (1 + erf(x/√2))/2;
-# tanh approximation (GPT-2's gelu_new): Φ(x) ≈ (1 + tanh(√(2/π) (x + 0.044715 x³)))/2.  The custom VJP
-# keeps Φ (or the tanh) from the forward pass so the backward is one elementwise pass,
-# d/dx x Φ(x) = Φ(x) + x φ(x); autodiff of jax.nn.gelu recomputes erfc/tanh in three passes on CPU.
-_SQRT_HALF = 1.0 / math.sqrt(2.0)
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_GELU_A = 0.044715
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
-def gelu(x: jax.Array, approximate: bool) -> jax.Array:
-    """GELU, exact (``approximate=False``) or tanh-approximate; same shape as x."""
-    return _gelu_fwd(x, approximate)[0]
-
-
-def _gelu_fwd(x: jax.Array, approximate: bool) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-    if approximate:
-        t = jnp.tanh(_SQRT_2_OVER_PI * (x + _GELU_A * x * x * x))
-        return 0.5 * x * (1.0 + t), (x, t)
-    cdf = 0.5 * (1.0 + jax.lax.erf(x * _SQRT_HALF))
-    return x * cdf, (x, cdf)
-
-
-def _gelu_bwd(approximate: bool, res: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array]:
-    x, u = res
-    if approximate:  # u = tanh(z), z = c (x + a x³): (1 + u)/2 + x/2 (1 - u²) c (1 + 3 a x²)
-        slope = 0.5 * (1.0 + u) + 0.5 * x * (1.0 - u * u) * _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_A * x * x)
-    else:  # u = Φ(x): Φ(x) + x φ(x)
-        slope = u + x * jnp.exp(-0.5 * x * x) * _INV_SQRT_2PI
-    return (g * slope,)
-
-
-gelu.defvjp(_gelu_fwd, _gelu_bwd)
-
-
-# LayerNorm (Ba et al. 2016) without the shift: ``y = x̂ γ`` with ``x̂ = (x - mean) / sqrt(var + eps)`` per row.
-# Closed-form backward (one pass, as in fused kernels), with gγ = g γ:
-#   dx = (gγ - mean(gγ) - x̂ mean(gγ x̂)) / sqrt(var + eps),   dγ = Σ_rows g x̂.
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def layer_norm(x: jax.Array, scale: jax.Array, eps: float) -> jax.Array:
-    """x (N, D) float32, scale (D,) -> (N, D)."""
-    return _layer_norm_fwd(x, scale, eps)[0]
-
-
-def _layer_norm_fwd(x: jax.Array, scale: jax.Array, eps: float) -> tuple[jax.Array, tuple]:
-    centred = x - x.mean(-1, keepdims=True)  # (N, D)
-    inv_std = jax.lax.rsqrt(jnp.square(centred).mean(-1, keepdims=True) + eps)  # (N, 1)
-    x_hat = centred * inv_std
-    return x_hat * scale[None, :], (x_hat, inv_std, scale)
-
-
-def _layer_norm_bwd(eps: float, res: tuple, g: jax.Array) -> tuple[jax.Array, jax.Array]:
-    x_hat, inv_std, scale = res
-    gs = g * scale[None, :]  # (N, D)
-    dx = inv_std * (gs - gs.mean(-1, keepdims=True) - x_hat * (gs * x_hat).mean(-1, keepdims=True))
-    return dx, (g * x_hat).sum(0)
-
-
-layer_norm.defvjp(_layer_norm_fwd, _layer_norm_bwd)
-
-
-class LayerNorm(nnx.Module):
-    """``layer_norm(x) γ + β`` over the last axis, computed in float32 whatever the compute dtype."""
-
-    def __init__(self, d: int, *, eps: float, bias: bool):
-        self.scale = nnx.Param(jnp.ones((d,), jnp.float32))
-        self.bias = nnx.Param(jnp.zeros((d,), jnp.float32)) if bias else None
-        self.eps = eps
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        y = layer_norm(x.reshape(-1, x.shape[-1]).astype(jnp.float32), self.scale[...], self.eps)  # (N, D)
-        if self.bias is not None:
-            y = y + self.bias[...][None, :]
-        return y.reshape(x.shape).astype(x.dtype)
-
-
-class Embedding(nnx.Module):
-    """A lookup table (n, D); ``attend`` multiplies by its transpose (the tied LM head)."""
-
-    def __init__(self, n: int, d: int, *, std: float, rngs: nnx.Rngs):
-        self.embedding = _normal(rngs, (n, d), std)
-
-    def __call__(self, ids: jax.Array) -> jax.Array:
-        return jnp.take(self.embedding[...], ids, axis=0)  # out-of-range ids give NaN, never a silent row
-
-    def attend(self, h: jax.Array) -> jax.Array:
-        """(..., D) -> (..., n): ``h E^T`` as one GEMM over the flattened leading axes."""
-        lead = h.shape[:-1]
-        e = self.embedding[...].astype(h.dtype)
-        y = jax.lax.dot_general(h.reshape(-1, h.shape[-1]), e, (((1,), (1,)), ((), ())))
-        return y.reshape(*lead, e.shape[0])
 
 
 # ------------------------------------------------------------------------------------------- attention
@@ -334,14 +206,39 @@ def scaled_dot_product_attention(
     return attention(q, [(k, v, mask)], attn_dropout=attn_dropout, rngs=rngs)
 
 
+class KVPrefix(nnx.Variable):
+    """Prefix keys and values of one attention layer (prefix-tuning), (2, P, H, Q): a Variable but not
+    an ``nnx.Param``, so it is neither trained nor saved with the model's parameters unless a method
+    that trains prefixes hands :meth:`MultiHeadAttention.set_prefix` its own Variable type."""
+
+
 class MultiHeadAttention(nnx.Module):
-    """Fused Q/K/V projection (D, 3D), attention per head, output projection W^O (D, D)."""
+    """Fused Q/K/V projection (D, 3D), attention per head, output projection W^O (D, D).
+
+    ``prefix`` (None by default): P key/value pairs per head, (2, P, H, Q), that every query attends
+    to in addition to the tokens (and the cache), through no mask: Li & Liang 2021's prefix-tuning,
+    ``head_i = Attention(x W_i^Q, [P_i^K; X W_i^K], [P_i^V; X W_i^V])``.
+    """
 
     def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
         self.qkv = _dense(cfg, cfg.d_model, 3 * cfg.d_model, rngs=rngs)
         self.out = _dense(cfg, cfg.d_model, cfg.d_model, residual=True, rngs=rngs)
-        self.n_head = cfg.n_head
+        self.n_head, self.head_dim = cfg.n_head, cfg.head_dim
         self.attn_dropout = cfg.attn_dropout
+        self.prefix: nnx.Variable | None = nnx.data(None)
+
+    def set_prefix(self, prefix: jax.Array | nnx.Variable | None) -> None:
+        """Give the layer prefix keys and values, (2, P, H, Q) (keys first), or remove them (None).
+
+        An array is held as a :class:`KVPrefix`; a Variable (e.g. a trainable ``nnx.Param`` subclass)
+        is held as it is, so the Variable type decides whether training sees it."""
+        if prefix is not None:
+            shape, heads = tuple(prefix.shape), (self.n_head, self.head_dim)
+            if len(shape) != 4 or shape[0] != 2 or shape[2:] != heads:
+                raise ValueError(f"prefix shape {shape}: expected (2, P, {heads[0]}, {heads[1]})")
+            if not isinstance(prefix, nnx.Variable):
+                prefix = KVPrefix(jnp.asarray(prefix))
+        self.prefix = prefix
 
     def __call__(
         self,
@@ -349,14 +246,13 @@ class MultiHeadAttention(nnx.Module):
         mask: jax.Array | None,
         *,
         past: tuple[jax.Array, jax.Array, jax.Array, jax.Array] | None = None,
-        prefix: jax.Array | None = None,
         rngs: nnx.Rngs | None = None,
     ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
         """x (B, T, D) -> (B, T, D); ``mask`` (B or 1, T, T) says which of these T tokens each may see.
 
         ``past`` = (cache keys, cache values, write index, valid slots (B, S)): the queries also attend to
         the cache's valid slots, and the new keys/values are written into slots [index, index+T) of the
-        returned pair.  ``prefix`` (2, P, D): prefix keys and values every query sees (prefix-tuning).
+        returned pair.  A prefix, if the layer holds one, is one more block that every query sees.
         """
         b, t, d = x.shape
         h = self.n_head
@@ -371,13 +267,10 @@ class MultiHeadAttention(nnx.Module):
                 jax.lax.dynamic_update_slice(c, n.astype(c.dtype), (0, 0, index, 0))  # (B, H, S, Q)
                 for c, n in ((k_cache, k), (v_cache, v))
             )
-        if prefix is not None:  # (P, D) -> (B, H, P, Q)
-            pk, pv = (
-                jnp.broadcast_to(
-                    p.reshape(-1, h, d // h).transpose(1, 0, 2)[None], (b, h, p.shape[0], d // h)
-                )
-                for p in prefix
-            )
+        if self.prefix is not None:
+            prefix = self.prefix[...].transpose(0, 2, 1, 3)  # (2, H, P, Q)
+            kv = jnp.broadcast_to(prefix[:, None], (2, b, *prefix.shape[1:]))  # (2, B, H, P, Q)
+            pk, pv = kv[0], kv[1]
             blocks.append((pk.astype(k.dtype), pv.astype(v.dtype), None))
         y = attention(q, blocks, attn_dropout=self.attn_dropout, rngs=rngs)  # (B, H, T, Q)
         return self.out(y.transpose(0, 2, 1, 3).reshape(b, t, d)), new_past  # (B, T, D)
@@ -415,16 +308,15 @@ class Block(nnx.Module):
         mask: jax.Array | None,
         *,
         past: tuple[jax.Array, jax.Array, jax.Array, jax.Array] | None = None,
-        prefix: jax.Array | None = None,
         rngs: nnx.Rngs | None = None,
     ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
         """x (B, T, D) -> (B, T, D), plus the updated cache pair when ``past`` is given."""
         if self.pre_ln:  # GPT-2: x + f(LN(x))
-            a, new_past = self.attn(self.ln1(x), mask, past=past, prefix=prefix, rngs=rngs)
+            a, new_past = self.attn(self.ln1(x), mask, past=past, rngs=rngs)
             x = x + dropout(a, self.rate, rngs)
             x = x + dropout(self.ffn(self.ln2(x)), self.rate, rngs)
         else:  # BERT: LN(x + f(x))
-            a, new_past = self.attn(x, mask, past=past, prefix=prefix, rngs=rngs)
+            a, new_past = self.attn(x, mask, past=past, rngs=rngs)
             x = self.ln1(x + dropout(a, self.rate, rngs))
             x = self.ln2(x + dropout(self.ffn(x), self.rate, rngs))
         return x, new_past
@@ -454,10 +346,9 @@ class Transformer(nnx.Module):
         *,
         attention_mask: jax.Array | None = None,
         token_types: jax.Array | None = None,
-        kv_prefix: jax.Array | None = None,
         rngs: nnx.Rngs | None = None,
     ) -> jax.Array:
-        """tokens (B, T) int -> hidden (B, T, D). ``kv_prefix`` (L, 2, P, D): prefix-tuning keys/values."""
+        """tokens (B, T) int -> hidden (B, T, D)."""
         t = tokens.shape[1]
         if t > self.cfg.max_len:
             raise ValueError(f"sequence length {t} exceeds max_len={self.cfg.max_len}")
@@ -469,8 +360,8 @@ class Transformer(nnx.Module):
             positions = jnp.maximum(jnp.cumsum(key_valid, axis=1, dtype=jnp.int32) - 1, 0)
         mask = self._mask(key_valid, t)
         x = self._embed(tokens, positions, token_types, rngs)
-        for i, block in enumerate(self.blocks):
-            x, _ = block(x, mask, prefix=None if kv_prefix is None else kv_prefix[i], rngs=rngs)
+        for block in self.blocks:
+            x, _ = block(x, mask, rngs=rngs)
         return self._final(x)
 
     def extend(
@@ -479,7 +370,6 @@ class Transformer(nnx.Module):
         cache: KVCache,
         *,
         attention_mask: jax.Array | None = None,
-        kv_prefix: jax.Array | None = None,
     ) -> tuple[jax.Array, KVCache]:
         """Run ``tokens`` (B, T) after the cached positions (causal models only; no dropout).
 
@@ -498,8 +388,7 @@ class Transformer(nnx.Module):
         keys, values = [], []
         for i, block in enumerate(self.blocks):
             past = (cache.keys[i], cache.values[i], start, cache.valid)
-            prefix = None if kv_prefix is None else kv_prefix[i]
-            x, (k, v) = block(x, mask, past=past, prefix=prefix)
+            x, (k, v) = block(x, mask, past=past)
             keys.append(k)
             values.append(v)
         new_cache = KVCache(
@@ -547,7 +436,7 @@ class Transformer(nnx.Module):
         return x if self.ln_f is None else self.ln_f(x)
 
 
-# ---------------------------------------------------------------------------------------------- heads
+# -------------------------------------------------------------------------------- GPT and BERT
 
 
 class GPT(nnx.Module):
@@ -566,10 +455,9 @@ class GPT(nnx.Module):
         tokens: jax.Array,
         *,
         attention_mask: jax.Array | None = None,
-        kv_prefix: jax.Array | None = None,
         rngs: nnx.Rngs | None = None,
     ) -> jax.Array:
-        hidden = self.backbone(tokens, attention_mask=attention_mask, kv_prefix=kv_prefix, rngs=rngs)
+        hidden = self.backbone(tokens, attention_mask=attention_mask, rngs=rngs)
         return self.logits(hidden)
 
     def extend(
@@ -578,12 +466,9 @@ class GPT(nnx.Module):
         cache: KVCache,
         *,
         attention_mask: jax.Array | None = None,
-        kv_prefix: jax.Array | None = None,
     ) -> tuple[jax.Array, KVCache]:
         """Cached decoding: logits (B, T, V) for ``tokens`` after the cached ones, and the new cache."""
-        hidden, cache = self.backbone.extend(
-            tokens, cache, attention_mask=attention_mask, kv_prefix=kv_prefix
-        )
+        hidden, cache = self.backbone.extend(tokens, cache, attention_mask=attention_mask)
         return self.logits(hidden), cache
 
     def logits(self, hidden: jax.Array) -> jax.Array:
@@ -615,13 +500,10 @@ class BERT(nnx.Module):
         *,
         attention_mask: jax.Array | None = None,
         token_types: jax.Array | None = None,
-        kv_prefix: jax.Array | None = None,
         rngs: nnx.Rngs | None = None,
     ) -> jax.Array:
         """MLM logits (B, T, V), float32, for every position (the loss picks the masked ones)."""
-        hidden = self.backbone(
-            tokens, attention_mask=attention_mask, token_types=token_types, kv_prefix=kv_prefix, rngs=rngs
-        )
+        hidden = self.backbone(tokens, attention_mask=attention_mask, token_types=token_types, rngs=rngs)
         h = self.mlm_ln(gelu(self.mlm_dense(hidden), self.approximate))
         if self.mlm_decoder is None:
             logits = self.backbone.tok_emb.attend(h)
@@ -630,129 +512,12 @@ class BERT(nnx.Module):
         return logits.astype(jnp.float32) + self.mlm_bias[...][None, None, :]
 
 
-def _backbone_of(model: nnx.Module) -> Transformer:
+def backbone_of(model: nnx.Module) -> Transformer:
     """The Transformer inside a GPT/BERT (or the Transformer itself)."""
     backbone = getattr(model, "backbone", model)
     if not isinstance(backbone, Transformer):
         raise TypeError(f"expected a Transformer, GPT or BERT, got {type(model).__name__}")
     return backbone
-
-
-def pool(hidden: jax.Array, attention_mask: jax.Array | None, how: str) -> jax.Array:
-    """(B, T, D) -> (B, D).
-
-    ``last``: the last real token of each row (GPT: it has seen the whole row; left or right padding);
-    ``cls``: position 0 (BERT's [CLS]); ``mean``: average over real tokens (Sentence-BERT).
-    """
-    b, t, _ = hidden.shape
-    real = jnp.ones((b, t), bool) if attention_mask is None else attention_mask.astype(bool)  # (B, T)
-    if how == "last":
-        last = t - 1 - jnp.argmax(real[:, ::-1], axis=1)  # (B,) index of the last True
-        return jnp.take_along_axis(hidden, last[:, None, None], axis=1)[:, 0]
-    if how == "cls":
-        return hidden[:, 0]
-    if how == "mean":
-        weights = real.astype(hidden.dtype)[:, :, None]  # (B, T, 1)
-        return (hidden * weights).sum(1) / jnp.maximum(weights.sum(1), 1.0)
-    raise ValueError(f"unknown pooling {how!r}")
-
-
-POOLINGS = ("last", "cls", "mean")
-
-
-class TaskHead(nnx.Module):
-    """What the task heads below share: a backbone (taken from a GPT, BERT or bare Transformer; an LM
-    head would get no gradient and still be moved by weight decay), dropout and a linear layer
-    ``head`` (D -> n_out).  ``__call__`` runs the backbone and hands its float32 hidden states
-    (B, T, D) to the subclass's :meth:`readout`."""
-
-    def __init__(self, backbone_model: nnx.Module, n_out: int, *, dropout_rate: float | None, rngs: nnx.Rngs):
-        self.backbone = _backbone_of(backbone_model)
-        cfg = self.backbone.cfg
-        self.head = Dense(cfg.d_model, n_out, bias=True, std=cfg.init_std, dtype="float32", rngs=rngs)
-        self.rate = cfg.dropout if dropout_rate is None else dropout_rate
-
-    def __call__(
-        self,
-        tokens: jax.Array,
-        *,
-        attention_mask: jax.Array | None = None,
-        token_types: jax.Array | None = None,
-        kv_prefix: jax.Array | None = None,
-        rngs: nnx.Rngs | None = None,
-    ) -> Any:
-        hidden = self.backbone(
-            tokens, attention_mask=attention_mask, token_types=token_types, kv_prefix=kv_prefix, rngs=rngs
-        )
-        return self.readout(hidden.astype(jnp.float32), attention_mask, rngs)
-
-    def project(self, x: jax.Array, rngs: nnx.Rngs | None) -> jax.Array:
-        """Dropout, then the linear head: (..., D) -> (..., n_out)."""
-        return self.head(dropout(x, self.rate, rngs))
-
-    def readout(self, hidden: jax.Array, attention_mask: jax.Array | None, rngs: nnx.Rngs | None) -> Any:
-        raise NotImplementedError
-
-
-class SequenceClassifier(TaskHead):
-    """Pool the backbone's hidden states, dropout, linear head: logits (B, n_classes) (GPT §3.3, BERT §4)."""
-
-    def __init__(
-        self,
-        backbone_model: nnx.Module,
-        n_classes: int,
-        *,
-        pooling: str = "last",
-        dropout_rate: float | None = None,
-        rngs: nnx.Rngs,
-    ):
-        if pooling not in POOLINGS:
-            raise UserError(f"pooling={pooling!r}: allowed values are {', '.join(POOLINGS)}")
-        super().__init__(backbone_model, n_classes, dropout_rate=dropout_rate, rngs=rngs)
-        self.pooling = pooling
-
-    def readout(
-        self, hidden: jax.Array, attention_mask: jax.Array | None, rngs: nnx.Rngs | None
-    ) -> jax.Array:
-        return self.project(pool(hidden, attention_mask, self.pooling), rngs)  # (B, n_classes)
-
-
-class TokenClassifier(TaskHead):
-    """Per-token labels (BERT §4.3, e.g. NER tags): dropout + linear head on every hidden state.
-
-    Logits (B, T, n_labels); padded positions get logits too -- the loss must skip them.
-    """
-
-    def __init__(
-        self, backbone_model: nnx.Module, n_labels: int, *, dropout_rate: float | None = None, rngs: nnx.Rngs
-    ):
-        super().__init__(backbone_model, n_labels, dropout_rate=dropout_rate, rngs=rngs)
-
-    def readout(
-        self, hidden: jax.Array, attention_mask: jax.Array | None, rngs: nnx.Rngs | None
-    ) -> jax.Array:
-        return self.project(hidden, rngs)  # (B, T, n_labels)
-
-
-class SpanExtractor(TaskHead):
-    """Extractive QA (BERT §4.2, SQuAD): a start and an end vector score every token,
-    ``P_start(i) = softmax_i(S · h_i)``, ``P_end(j) = softmax_j(E · h_j)``.
-
-    Returns start and end logits, each (B, T), with padded positions set to the most negative float
-    (so a softmax over the row never picks them).
-    """
-
-    def __init__(self, backbone_model: nnx.Module, *, dropout_rate: float | None = None, rngs: nnx.Rngs):
-        super().__init__(backbone_model, 2, dropout_rate=dropout_rate, rngs=rngs)
-
-    def readout(
-        self, hidden: jax.Array, attention_mask: jax.Array | None, rngs: nnx.Rngs | None
-    ) -> tuple[jax.Array, jax.Array]:
-        scores = self.project(hidden, rngs)  # (B, T, 2)
-        if attention_mask is not None:
-            real = attention_mask.astype(bool)[:, :, None]  # (B, T, 1)
-            scores = jnp.where(real, scores, jnp.finfo(jnp.float32).min)
-        return scores[:, :, 0], scores[:, :, 1]
 
 
 # ------------------------------------------------------------------------------------- counts and FLOPs
@@ -770,15 +535,10 @@ def flops_per_token(model: nnx.Module, seq_len: int) -> float:
     tables (lookups, no FLOPs); the tied token embedding is counted once (it is the LM-head GEMM).
     The second term is attention's q k^T and probs v over a context of T = ``seq_len``.
     """
-    backbone = _backbone_of(model)
+    backbone = backbone_of(model)
     cfg = backbone.cfg
     lookups = backbone.pos_emb.embedding[...].size
     if backbone.type_emb is not None:
         lookups += backbone.type_emb.embedding[...].size
     n = count_params(model) - lookups
     return 6.0 * n + 12.0 * cfg.n_layer * cfg.n_head * cfg.head_dim * seq_len
-
-
-def mfu(tokens_per_second: float, flops_per_token_: float, peak_flops: float) -> float:
-    """Model FLOPs utilisation: achieved FLOP/s over the device's peak (which the caller supplies)."""
-    return tokens_per_second * flops_per_token_ / peak_flops
