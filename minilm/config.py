@@ -115,7 +115,7 @@ def each(check: Check) -> Check:
     def check_all(values: tuple) -> str | None:
         return next((f"each value {p}" for p in map(check, values) if p), None)
 
-    check_all.bad_examples = tuple((bad,) for bad in check.bad_examples)
+    check_all.bad_examples = tuple((bad,) for bad in getattr(check, "bad_examples", ()))
     return check_all
 
 
@@ -200,7 +200,10 @@ def _type_name(tp: Any) -> str:
         return tp.__name__
     origin = typing.get_origin(tp)
     if origin is tuple:
-        return f"{_type_name(typing.get_args(tp)[0])},..."
+        inner = typing.get_args(tp)[0]
+        if typing.get_origin(inner) is tuple:
+            return ":".join(_type_name(p) for p in typing.get_args(inner)) + ",..."
+        return f"{_type_name(inner)},..."
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return f"{_type_name(args[0])} or none"
@@ -222,6 +225,12 @@ def _coerce(flag: str, text: Any, tp: Any) -> Any:
     if origin is tuple:
         inner = typing.get_args(tp)[0]
         items = text if isinstance(text, (list, tuple)) else [t for t in str(text).split(",") if t.strip()]
+        if typing.get_origin(inner) is tuple:  # pairs: "1:32,2:64" or [[1, 32], [2, 64]]
+            items = [t.split(":") if isinstance(t, str) else t for t in items]
+            parts = typing.get_args(inner)
+            if any(len(t) != len(parts) for t in items):
+                raise bad(":".join(_type_name(p) for p in parts) + " items, comma-separated")
+            return tuple(tuple(_coerce(flag, x, p) for x, p in zip(t, parts, strict=True)) for t in items)
         return tuple(_coerce(flag, t.strip() if isinstance(t, str) else t, inner) for t in items)
     if tp is bool:
         if isinstance(text, bool):
@@ -285,7 +294,7 @@ def _help_lines(obj, cls, path, key_prefix, lines, aliases, positional) -> None:
             continue
         choices = f.metadata.get("choices")
         allowed = f" one of {{{', '.join(map(str, choices))}}}" if choices else ""
-        shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+        shown = _show(value)
         also = aliases.get(f"{path}{f.name}")
         alias_text = f" (also --{', --'.join(also)})" if also else ""
         name = f"{key_prefix}{f.name}"
@@ -433,7 +442,9 @@ class _Settings:
 
 
 def _show(value: Any) -> str:
-    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    if isinstance(value, tuple):
+        return ",".join(":".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in value)
+    return str(value)
 
 
 def parse_config(cls: type[C], argv: list[str], prog: str = "train.py", description: str = "") -> C:

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from minilm import lm_cli
-from minilm.cli.generate import load_lm
 from minilm.cli.train import main as train_main
 from minilm.config import parse_config
 from minilm.data.tokenizer import CLS, EOS, MASK, SEP, train_char

@@ -23,6 +23,24 @@ COMMANDS: dict[str, Command] = {
     "correlation": Command(
         "minilm.cli.metrics", "Pearson and Spearman of two columns", "CorrelationConfig", "run_correlation"
     ),
+    "perplexity": Command(
+        "minilm.cli.model_eval",
+        "perplexity (GPT) or pseudo-perplexity (BERT)",
+        "PerplexityConfig",
+        "run_perplexity",
+    ),
+    "embed": Command(
+        "minilm.cli.model_eval", "sentence embeddings of each line, as .npy", "EmbedConfig", "run_embed"
+    ),
+    "similarity": Command(
+        "minilm.cli.model_eval",
+        "STS Spearman/Pearson of embedding cosines",
+        "SimilarityConfig",
+        "run_similarity",
+    ),
+    "context": Command(
+        "minilm.cli.elmo", "ELMo: a word's neighbours in context", "ContextConfig", "run_context"
+    ),
     "vectors": Command(
         "minilm.cli.vectors", "word vectors: similarity, analogies, neighbours", "EvalConfig", "run_evaluate"
     ),

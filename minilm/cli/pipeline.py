@@ -38,8 +38,8 @@ from minilm.data.tokenizer import encode_stream, load_tokenizer, train_bpe
 from minilm.fileio import atomic_write_bytes
 from minilm.metrics.classification import classification_report, format_report
 from minilm.metrics.perplexity import perplexity
-from minilm.models.io import save_model
 from minilm.models.heads import SequenceClassifier
+from minilm.models.io import save_model
 from minilm.models.transformer import GPT, TransformerConfig, count_params
 from minilm.objectives.classification import classification_loss, classification_scores, classifier_predictor
 from minilm.objectives.lm import lm_evaluator, lm_loss

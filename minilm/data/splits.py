@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from minilm.data.dataset import Dataset
+from minilm.data.registry import load_dataset
 from minilm.errors import UserError
 
 
@@ -56,3 +57,29 @@ def task_splits(
         train = [train[i] for i in order[2 * tenth :]]
     labels = dataset.labels or tuple(sorted({r["label"] for r in train}))
     return train, dev or test, test, labels
+
+
+def lm_splits(data: str, train_split: str, valid: str, data_dir: str | None) -> tuple[list[str], list[str]]:
+    """Training and held-out texts of an LM dataset: ``train_split`` of ``data``, and ``valid`` -- a split
+    of ``data``, another dataset or file, or (empty) its dev, valid or test split."""
+    dataset = load_dataset(data, data_dir)
+    if dataset.task != "lm":
+        raise UserError(f"--data={data} is a {dataset.task} dataset; a language model needs text (task lm)")
+    if train_split not in dataset.splits:
+        raise UserError(f"--train_split={train_split}: {data} has splits {', '.join(dataset.splits)}")
+    train = [r["text"] for r in dataset.splits[train_split]]
+    if valid in dataset.splits:
+        held_name = valid
+    elif valid:
+        held = load_dataset(valid, data_dir)
+        if held.task != "lm":
+            raise UserError(f"--valid={valid} is a {held.task} dataset, not text")
+        return train, [r["text"] for split in held.splits.values() for r in split]
+    else:
+        options = [s for s in ("dev", "valid", "test") if s in dataset.splits and s != train_split]
+        if not options:
+            raise UserError(f"--data={data} has no held-out split; give --valid=SPLIT_OR_FILE")
+        held_name = options[0]
+    if held_name == train_split:
+        raise UserError(f"--valid={held_name} is the training split; hold out other text")
+    return train, [r["text"] for r in dataset.splits[held_name]]

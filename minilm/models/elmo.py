@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from minilm.config import ConfigError, above, at_least, each, finite, in_range, opt, validate
 from minilm.metrics.jax_metrics import token_nll
 from minilm.models.layers import dropout, normal, uniform
 from minilm.models.lstm import LSTM
@@ -50,22 +51,44 @@ CHAR_VOCAB = 259
 
 @dataclass(frozen=True)
 class BiLMConfig:
-    vocab_size: int  # word vocabulary of the softmax (and of the word encoder)
-    encoder: str = "word"  # "word" (embedding) or "char" (character CNN)
-    emb_dim: int = 128  # size of the token vectors x_k
-    hidden: int = 256  # LSTM cell size H
-    proj_dim: int | None = None  # LSTM projection P (ELMo: 4096 cells projected to 512); None = no projection
-    layers: int = 2
-    residual: bool = False  # ELMo adds a residual connection from layer 1 to layer 2
-    cell_clip: float | None = None  # ELMo: 3
-    proj_clip: float | None = None  # ELMo: 3
-    forget_bias: float = 1.0
-    dropout: float = 0.0  # on the token vectors, between LSTM layers and before the softmax
+    vocab_size: int = opt(10000, "softmax (and word-encoder) vocabulary", check=at_least(1))
+    encoder: str = opt(
+        "word", "token encoder: a word embedding or ELMo's character CNN", choices=("word", "char")
+    )
+    emb_dim: int = opt(128, "size of the token vectors x_k", check=at_least(1))
+    hidden: int = opt(256, "LSTM cell size H", check=at_least(1))
+    proj_dim: int | None = opt(
+        None, "LSTM projection P (ELMo: 4096 cells projected to 512); none = no projection", check=at_least(1)
+    )
+    layers: int = opt(2, "LSTM layers per direction", check=at_least(1))
+    residual: bool = opt(False, "residual connection between LSTM layers (ELMo: from layer 1 to layer 2)")
+    cell_clip: float | None = opt(None, "clip the LSTM cell to [-x, x] (ELMo: 3); none = off", check=above(0))
+    proj_clip: float | None = opt(
+        None, "clip the LSTM projection to [-x, x] (ELMo: 3); none = off", check=above(0)
+    )
+    forget_bias: float = opt(1.0, "initial forget-gate bias", check=finite)
+    dropout: float = opt(
+        0.0,
+        "dropout on the token vectors, between LSTM layers and before the softmax",
+        check=in_range(0, 1, high_open=True),
+    )
     # character CNN (ELMo: 16-dim chars, 50 chars per word, widths 1..7 with 32..1024 filters, 2 highway)
-    char_dim: int = 16
-    max_chars: int = 16  # characters per word, including the begin/end-of-word marks
-    filters: tuple[tuple[int, int], ...] = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 128))  # (width, count)
-    highway: int = 2
+    char_dim: int = opt(16, "char CNN: character embedding size", check=at_least(1))
+    max_chars: int = opt(
+        16, "char CNN: characters per word, including the begin/end-of-word marks", check=at_least(3)
+    )
+    filters: tuple[tuple[int, int], ...] = opt(
+        ((1, 32), (2, 32), (3, 64), (4, 128), (5, 128)), "char CNN: width:count,... (ELMo: widths 1..7)",
+        check=each(lambda f: None if min(f) >= 1 else "must be positive width:count pairs"),
+    )  # fmt: skip
+    highway: int = opt(2, "char CNN: highway layers", check=at_least(0))
+
+    def __post_init__(self) -> None:
+        validate(self)  # also when built from a saved biLM's config.json
+
+    def check(self) -> None:
+        if self.encoder == "char" and max(w for w, _ in self.filters) > self.max_chars:
+            raise ConfigError("filters", "a filter is wider than {max_chars}")
 
     @property
     def out_dim(self) -> int:

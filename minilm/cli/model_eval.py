@@ -7,7 +7,7 @@ tokenised with the model's own tokenizer.
 
 - ``perplexity``: ``exp(NLL / tokens)`` of a causal LM; for a masked LM (BERT) the pseudo-perplexity
   ``exp(-PLL / tokens)``, every token scored with only itself masked (Salazar et al. 2020; see
-  :mod:`minilm.objectives.mlm`).  Without ``--per-line`` the file is one token stream scored in
+  :mod:`minilm.objectives.mlm`).  Without ``--per_line`` the file is one token stream scored in
   non-overlapping windows of the context length; with it every line is one sequence (truncated to the
   context length).  As in ``transformers``, the first token of each window/sequence of a causal LM has
   no context and is not scored; a BERT window/sequence is wrapped in ``[CLS] .. [SEP]`` (minilm:
@@ -21,16 +21,18 @@ tokenised with the model's own tokenizer.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from minilm.config import at_least, opt, required, sub
 from minilm.data.formats import read_lines, read_text
-from minilm.data.registry import load_dataset
+from minilm.data.registry import DataRoot, load_dataset
 from minilm.data.tokenizer import CLS, EOS, MASK, SEP, encode_stream
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
@@ -41,7 +43,22 @@ from minilm.models.transformer import BERT, GPT
 from minilm.objectives.lm import score_sequences
 from minilm.objectives.mlm import pseudo_log_likelihood
 
+MODEL_HELP = "minilm model/run folder, Hugging Face folder, or hf:<repo_id>"
+
 # ------------------------------------------------------------------------------------------ perplexity
+
+
+@dataclass
+class PerplexityConfig:
+    """Perplexity of a causal LM, or pseudo-perplexity of a masked LM (ours, GPT-2, BERT), on a text file."""
+
+    model: str = opt("", MODEL_HELP, check=required)
+    data: str = opt("", "UTF-8 text file", check=required)
+    per_line: bool = opt(False, "score each line as its own sequence")
+    batch_size: int = opt(
+        8, "windows/lines (BERT: masked copies, one per token) per forward pass", check=at_least(1)
+    )
+    json: bool = opt(False, "print one JSON object")
 
 
 def bert_special_ids(loaded: LoadedModel) -> tuple[int, int, int]:
@@ -86,18 +103,18 @@ def perplexity_sequences(loaded: LoadedModel, path: Path, per_line: bool) -> lis
     return seqs
 
 
-def run_perplexity(args: argparse.Namespace) -> int:
-    loaded = load_model(args.model)
+def run_perplexity(cfg: PerplexityConfig) -> int:
+    loaded = load_model(cfg.model)
     if not isinstance(loaded.model, (GPT, BERT)):
         raise UserError(
-            f"--model={args.model} is a bare encoder (no language-model head): "
+            f"--model={cfg.model} is a bare encoder (no language-model head): "
             "perplexity needs a GPT or a BERT with its masked-LM head"
         )
-    seqs = perplexity_sequences(loaded, Path(args.data), args.per_line)
+    seqs = perplexity_sequences(loaded, Path(cfg.data), cfg.per_line)
     if isinstance(loaded.model, GPT):
-        kind, (nll, tokens) = "causal", score_sequences(loaded.model, seqs, args.batch_size)
+        kind, (nll, tokens) = "causal", score_sequences(loaded.model, seqs, cfg.batch_size)
     else:
-        pll, tokens = pseudo_log_likelihood(loaded.model, seqs, bert_special_ids(loaded)[2], args.batch_size)
+        pll, tokens = pseudo_log_likelihood(loaded.model, seqs, bert_special_ids(loaded)[2], cfg.batch_size)
         kind, nll = "pseudo", -pll
     result = {
         "kind": kind,
@@ -105,7 +122,7 @@ def run_perplexity(args: argparse.Namespace) -> int:
         "nll_per_token": nll / tokens,
         "tokens": tokens,
     }
-    if args.json:
+    if cfg.json:
         print(json.dumps(result))
     else:
         print(
@@ -118,38 +135,71 @@ def run_perplexity(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------ embed, similarity
 
 
-def run_embed(args: argparse.Namespace) -> int:
-    loaded = load_model(args.model)
-    lines = read_lines(Path(args.input))
+@dataclass
+class EmbedConfig:
+    """Sentence embeddings (mean pooling, L2-normalised) of each line of a file, saved as .npy."""
+
+    model: str = opt("", MODEL_HELP, check=required)
+    input: str = opt("", "UTF-8 text file, one sentence per line", check=required)
+    out: str = opt("", "output .npy file, (sentences, dim) float32", check=required)
+    max_length: int = opt(
+        256, "truncate to this many tokens (at most the model's context)", check=at_least(1)
+    )
+    json: bool = opt(False, "print one JSON object")
+
+
+@dataclass
+class SimilarityConfig:
+    """STS: Spearman and Pearson x 100 of the embeddings' cosine against the gold scores."""
+
+    model: str = opt("", MODEL_HELP, check=required)
+    data: str = opt("stsbenchmark", "a similarity dataset name, or a file of sentence pairs with scores")
+    split: str = opt("test", "split to score (a file's only split is used whatever this says)")
+    max_length: int = opt(
+        256, "truncate to this many tokens (at most the model's context)", check=at_least(1)
+    )
+    json: bool = opt(False, "print one JSON object")
+    root: DataRoot = sub(DataRoot, flat=True)
+
+
+def _embed(loaded: LoadedModel, sentences: list[str], max_length: int) -> np.ndarray:
+    """(N, D) L2-normalised mean-pooled embeddings, texts truncated to the model's context at most (as
+    sentence-transformers does)."""
+    width = min(max_length, loaded.model.cfg.max_len)
+    return sentence_embeddings(loaded.model, loaded.tokenizer, sentences, max_length=width)
+
+
+def run_embed(cfg: EmbedConfig) -> int:
+    loaded = load_model(cfg.model)
+    lines = read_lines(Path(cfg.input))
     if not lines:
-        raise UserError(f"{args.input}: empty file: no sentences to embed")
-    emb = sentence_embeddings(loaded.model, loaded.tokenizer, lines, max_length=args.max_length)
+        raise UserError(f"{cfg.input}: empty file: no sentences to embed")
+    emb = _embed(loaded, lines, cfg.max_length)
     buffer = io.BytesIO()
     np.save(buffer, emb.astype(np.float32), allow_pickle=False)
-    atomic_write_bytes(Path(args.out), buffer.getvalue())
-    result = {"sentences": len(lines), "dim": int(emb.shape[1]), "out": str(args.out)}
+    atomic_write_bytes(Path(cfg.out), buffer.getvalue())
+    result = {"sentences": len(lines), "dim": int(emb.shape[1]), "out": str(cfg.out)}
     print(
         json.dumps(result)
-        if args.json
-        else f"wrote {len(lines)} embeddings of size {emb.shape[1]} to {args.out}"
+        if cfg.json
+        else f"wrote {len(lines)} embeddings of size {emb.shape[1]} to {cfg.out}"
     )
     return 0
 
 
-def run_similarity(args: argparse.Namespace) -> int:
-    loaded = load_model(args.model)
-    dataset = load_dataset(args.data, args.data_dir)
+def run_similarity(cfg: SimilarityConfig) -> int:
+    loaded = load_model(cfg.model)
+    say(f"loading {cfg.data}")
+    dataset = load_dataset(cfg.data, cfg.root.data_dir or None)
     if dataset.task != "similarity":
         raise UserError(
-            f"--data={args.data} is a {dataset.task} dataset; similarity needs sentence pairs with scores"
+            f"--data={cfg.data} is a {dataset.task} dataset; similarity needs sentence pairs with scores"
         )
-    pairs = dataset.split(args.split)
-    left = sentence_embeddings(
-        loaded.model, loaded.tokenizer, [p["sentence1"] for p in pairs], max_length=args.max_length
-    )
-    right = sentence_embeddings(
-        loaded.model, loaded.tokenizer, [p["sentence2"] for p in pairs], max_length=args.max_length
-    )
+    split = cfg.split if len(dataset.splits) > 1 else next(iter(dataset.splits))
+    pairs = dataset.split(split)
+    say(f"embedding {len(pairs):,} sentence pairs")
+    left = _embed(loaded, [p["sentence1"] for p in pairs], cfg.max_length)
+    right = _embed(loaded, [p["sentence2"] for p in pairs], cfg.max_length)
     cosine = (left * right).sum(axis=1)  # both L2-normalised
     gold = [p["score"] for p in pairs]
     result = {
@@ -157,51 +207,16 @@ def run_similarity(args: argparse.Namespace) -> int:
         "pearson": 100 * pearson(cosine, gold),
         "pairs": len(pairs),
     }
-    if args.json:
+    if cfg.json:
         print(json.dumps(result))
     else:
         print(
-            f"{args.data} {args.split}: Spearman {result['spearman']:.2f}  "
+            f"{cfg.data} {split}: Spearman {result['spearman']:.2f}  "
             f"Pearson {result['pearson']:.2f}  ({len(pairs)} pairs)"
         )
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    def command(name: str, help: str, run) -> argparse.ArgumentParser:
-        parser = subparsers.add_parser(name, help=help, description=help)
-        parser.add_argument(
-            "--model", required=True, help="minilm model/run folder, Hugging Face folder, or hf:<repo_id>"
-        )
-        parser.add_argument("--json", action="store_true", help="print one JSON object")
-        parser.set_defaults(run=run)
-        return parser
-
-    p = command(
-        "perplexity",
-        "perplexity of a causal LM or pseudo-perplexity of a masked LM (ours, GPT-2, BERT) on a text file",
-        run_perplexity,
-    )
-    p.add_argument("--data", required=True, help="UTF-8 text file")
-    p.add_argument("--per-line", action="store_true", help="score each line as its own sequence")
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=8,
-        help="windows/lines (BERT: masked copies, one per token) per forward pass (default 8)",
-    )
-    p = command("embed", "sentence embeddings (mean pooling, L2-normalised) of each line, as .npy", run_embed)
-    p.add_argument("--input", required=True, help="UTF-8 text file, one sentence per line")
-    p.add_argument("--out", required=True, help="output .npy file, (sentences, dim) float32")
-    p.add_argument("--max-length", type=int, default=256, help="truncate to this many tokens (default 256)")
-    p = command(
-        "similarity", "STS: Spearman/Pearson x 100 of embedding cosine vs gold scores", run_similarity
-    )
-    p.add_argument(
-        "--data", default="stsbenchmark", help="a similarity dataset name or file (default stsbenchmark)"
-    )
-    p.add_argument("--split", default="test", choices=("dev", "test"), help="split to score (default test)")
-    p.add_argument(
-        "--data-dir", default=None, help="folder holding the dataset folders (default $MINILM_DATA)"
-    )
-    p.add_argument("--max-length", type=int, default=256, help="truncate to this many tokens (default 256)")
+def say(message: str) -> None:
+    """What a long step is doing, on stderr (stdout keeps the result alone)."""
+    print(message, file=sys.stderr, flush=True)
