@@ -7,7 +7,6 @@ With no command, ``train.py`` runs the default pretrain -> fine-tune -> evaluate
 from __future__ import annotations
 
 import importlib
-import os
 
 from minilm.config import ResumableRunSettings, parse_config
 from minilm.errors import UserError
@@ -34,11 +33,11 @@ def main(argv: list[str]) -> int | None:
         name, argv = argv[0], argv[1:]
         if name not in COMMANDS:
             raise UserError(f"unknown command {name!r}; allowed: {', '.join(COMMANDS)}")
-    if os.environ.get("JAX_COORDINATOR_ADDRESS"):
-        # multi-host data parallelism: every host runs the same command; JAX forms one device mesh
-        from minilm.train.parallel import initialize_distributed
+    # a multi-process job (every process runs the same command; JAX forms one device mesh), from the
+    # JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID environment or srun / mpirun
+    from minilm.train.distributed import DistributedConfig, join
 
-        initialize_distributed()
+    join(DistributedConfig())
     module = importlib.import_module(COMMANDS[name][0])
     description = (module.__doc__ or "").strip().split("\n\n")[0]
     if name == "pipeline":

@@ -23,8 +23,9 @@ prepares the next batch while the device still computes the current step.
 Data parallelism (:mod:`minilm.train.parallel`, ``jax.sharding``): with several devices the batch
 is split along a ``data`` mesh axis and the parameters and optimizer state are replicated (or, with
 ``fsdp``, sharded); ``jit`` compiles one SPMD program in which XLA all-reduces the gradients, so the
-numbers equal single-device training on the same global batch.  ``train.py`` joins a multi-host job
-(``jax.distributed``) when ``JAX_COORDINATOR_ADDRESS`` is set.
+numbers equal single-device training on the same global batch.  The devices may belong to several
+processes (:mod:`minilm.train.distributed`): each feeds its rows of ``batches.batch(step)``, and
+the numbers do not depend on how many processes share the work.
 
 Gradient accumulation runs inside it (``lax.scan`` over micro-batches, mean of their gradients).
 Dropout keys are ``fold_in(key(seed), step)``: the same seed gives the same numbers, and a resumed
@@ -51,7 +52,7 @@ from tqdm.auto import tqdm
 
 from minilm.config import opt
 from minilm.errors import UserError
-from minilm.train import checkpoint, parallel
+from minilm.train import checkpoint, distributed, parallel
 from minilm.train.optim import SCHEDULES, global_norm, learning_rate_schedule, make_optimizer
 from minilm.train.runlog import MetricsLog, plot_losses
 
@@ -107,9 +108,11 @@ def _check_config(cfg: TrainConfig) -> None:
 
 def _placement(cfg: TrainConfig):
     """``(place_state, place_batch)`` for ``cfg.devices`` devices (see :mod:`minilm.train.parallel`)."""
-    available = jax.devices()
+    available = jax.devices()  # of every process
     if cfg.devices > len(available):
         raise UserError(f"--devices={cfg.devices}, but only {len(available)} are available")
+    if jax.process_count() > 1 and cfg.devices not in (0, len(available)):
+        raise UserError(f"--devices={cfg.devices}: with several processes every device trains (use 0)")
     mesh = parallel.data_mesh(available[: cfg.devices] if cfg.devices else available)
     if cfg.batch_size % mesh.size:
         raise UserError(f"--batch_size={cfg.batch_size} must be a multiple of the {mesh.size} devices")
@@ -238,6 +241,9 @@ class _Loop:
     (``params``, ``opt_state``); :meth:`trees` rebuilds the NNX states when they are needed whole
     (evaluation, checkpoint, the end).  ``step``, ``best``, ``bad_evals``, ``stopped`` and ``window``
     are what a checkpoint stores besides the arrays, so a resumed run continues exactly.
+
+    With several processes every process runs the loop alike (same steps, same numbers); only the
+    lead (process 0) writes files: metrics.jsonl, the checkpoint, loss.png.
     """
 
     model: nnx.Module
@@ -247,6 +253,7 @@ class _Loop:
     schedule: optax.Schedule
     eval_fn: Callable[[nnx.Module], dict[str, float]] | None
     log: MetricsLog
+    lead: bool  # process 0: the one that writes files
     bar: Any = None  # tqdm progress bar
     t0: float = 0.0  # perf_counter() when the steps start, for the `seconds` of each log line
     step: int = 0  # optimizer steps done
@@ -263,8 +270,11 @@ class _Loop:
 
     @classmethod
     def start(cls, model, cfg, run_dir, phase, schedule, eval_fn) -> _Loop:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        return cls(model, cfg, phase, run_dir, schedule, eval_fn, MetricsLog(run_dir / "metrics.jsonl"))
+        lead = distributed.is_lead()
+        if lead:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        log = MetricsLog(run_dir / "metrics.jsonl")
+        return cls(model, cfg, phase, run_dir, schedule, eval_fn, log, lead)
 
     @property
     def ckpt_path(self) -> Path:
@@ -283,7 +293,8 @@ class _Loop:
         self.step, self.bad_evals, self.stopped = meta["step"], meta["bad_evals"], meta["stopped"]
         self.window = meta["loss_window"]
         self.best = math.inf if meta["best"] is None else meta["best"]
-        self.log.truncate_after(self.phase, self.step)
+        if self.lead:
+            self.log.truncate_after(self.phase, self.step)
         return params, opt_state, best_params
 
     def begin(self, params, opt_state, best_params) -> None:
@@ -292,8 +303,9 @@ class _Loop:
         self.params, self.opt_state = jax.tree.leaves(params), jax.tree.leaves(opt_state)
         self.best_params = best_params
         cfg = self.cfg
+        quiet = not (cfg.progress and self.lead)
         self.bar = tqdm(
-            total=cfg.steps, initial=self.step, desc=self.phase, disable=not cfg.progress, dynamic_ncols=True
+            total=cfg.steps, initial=self.step, desc=self.phase, disable=quiet, dynamic_ncols=True
         )
         self.t0 = time.perf_counter()
 
@@ -312,7 +324,7 @@ class _Loop:
     def record(self, loss: float, grad_norm: float, aux: dict[str, jax.Array]) -> None:
         """Count the step done (a non-finite loss stops the run) and write a log line when one is due."""
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-            nnx.update(self.model, self.trees()[0])
+            nnx.update(self.model, parallel.host_local(self.trees()[0]))
             self.bar.close()
             path = self.ckpt_path
             kept = f"the last good checkpoint is {path}" if path.exists() else "no checkpoint yet"
@@ -326,7 +338,7 @@ class _Loop:
         self.bar.update(1)
         self.bar.set_postfix(loss=f"{loss:.4f}")
         if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
-            self.log.write(
+            self.write(
                 {
                     "phase": self.phase,
                     "step": self.step,
@@ -342,9 +354,9 @@ class _Loop:
     def evaluate_and_stop(self) -> None:
         """Run ``eval_fn`` on the current parameters, log it, and track early stopping on ``eval_loss``."""
         params = self.trees()[0]
-        nnx.update(self.model, params)
+        nnx.update(self.model, parallel.host_local(params))  # each process evaluates a whole copy
         self.last_eval = {k: float(v) for k, v in self.eval_fn(self.model).items()}
-        self.log.write({"phase": self.phase, "step": self.step, **self.last_eval})
+        self.write({"phase": self.phase, "step": self.step, **self.last_eval})
         self.bar.set_postfix(loss=f"{self.loss:.4f}", **{k: f"{v:.4f}" for k, v in self.last_eval.items()})
         if self.cfg.patience and "eval_loss" in self.last_eval:
             if self.last_eval["eval_loss"] < self.best:
@@ -355,11 +367,15 @@ class _Loop:
                 self.stopped = self.bad_evals >= self.cfg.patience
 
     def save(self) -> None:
-        """Write the checkpoint: every array of the run and where it is (atomically, see checkpoint)."""
-        params, opt_state = self.trees()
+        """Write the checkpoint: every array of the run and where it is (atomically, see checkpoint).
+
+        Every process gathers the arrays (a collective when they are sharded across processes); the
+        lead writes them, and every process of a resumed job, however many, reads the same file.
+        """
+        params, opt_state, best_params = parallel.host_local((*self.trees(), self.best_params))
         arrays = {**checkpoint.flatten(params, "params."), **checkpoint.flatten(opt_state, "opt.")}
-        if self.best_params is not None:
-            arrays.update(checkpoint.flatten(self.best_params, "best."))
+        if best_params is not None:
+            arrays.update(checkpoint.flatten(best_params, "best."))
         meta = {
             "phase": self.phase,
             "step": self.step,
@@ -370,7 +386,13 @@ class _Loop:
             "loss_window": self.window,  # losses since the last log line, so the next line averages the same
             "train_config": dataclasses.asdict(self.cfg),
         }
-        checkpoint.save_arrays(self.ckpt_path, arrays, meta)
+        if self.lead:
+            checkpoint.save_arrays(self.ckpt_path, arrays, meta)
+
+    def write(self, record: dict) -> None:
+        """A line of metrics.jsonl (the lead's; the others hold the same numbers)."""
+        if self.lead:
+            self.log.write(record)
 
     def finish(self) -> FitResult:
         """Hand the model its trained (with early stopping: its best) parameters; draw loss.png."""
@@ -378,7 +400,8 @@ class _Loop:
         params = self.trees()[0]
         if self.best_params is not None and math.isfinite(self.best):
             params = self.best_params  # early stopping hands back the best model, not the last
-        nnx.update(self.model, params)
-        plot_losses(self.log, self.run_dir / "loss.png")
+        nnx.update(self.model, parallel.host_local(params))
+        if self.lead:
+            plot_losses(self.log, self.run_dir / "loss.png")
         best = self.best if math.isfinite(self.best) else None
         return FitResult(step=self.step, stopped_early=self.stopped, best_eval=best, last_eval=self.last_eval)
