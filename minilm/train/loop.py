@@ -293,8 +293,7 @@ class _Loop:
         self.step, self.bad_evals, self.stopped = meta["step"], meta["bad_evals"], meta["stopped"]
         self.window = meta["loss_window"]
         self.best = math.inf if meta["best"] is None else meta["best"]
-        if self.lead:
-            self.log.truncate_after(self.phase, self.step)
+        self.log.truncate_after(self.phase, self.step)
         return params, opt_state, best_params
 
     def begin(self, params, opt_state, best_params) -> None:
@@ -338,7 +337,7 @@ class _Loop:
         self.bar.update(1)
         self.bar.set_postfix(loss=f"{loss:.4f}")
         if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
-            self.write(
+            self.log.write(
                 {
                     "phase": self.phase,
                     "step": self.step,
@@ -356,7 +355,7 @@ class _Loop:
         params = self.trees()[0]
         nnx.update(self.model, parallel.host_local(params))  # each process evaluates a whole copy
         self.last_eval = {k: float(v) for k, v in self.eval_fn(self.model).items()}
-        self.write({"phase": self.phase, "step": self.step, **self.last_eval})
+        self.log.write({"phase": self.phase, "step": self.step, **self.last_eval})
         self.bar.set_postfix(loss=f"{self.loss:.4f}", **{k: f"{v:.4f}" for k, v in self.last_eval.items()})
         if self.cfg.patience and "eval_loss" in self.last_eval:
             if self.last_eval["eval_loss"] < self.best:
@@ -388,11 +387,6 @@ class _Loop:
         }
         if self.lead:
             checkpoint.save_arrays(self.ckpt_path, arrays, meta)
-
-    def write(self, record: dict) -> None:
-        """A line of metrics.jsonl (the lead's; the others hold the same numbers)."""
-        if self.lead:
-            self.log.write(record)
 
     def finish(self) -> FitResult:
         """Hand the model its trained (with early stopping: its best) parameters; draw loss.png."""
