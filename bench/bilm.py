@@ -64,7 +64,6 @@ def run_ours(train: Path, valid: Path, steps: int, seed: int, eval_tokens: int) 
     train_cfg = TrainConfig(
         steps=steps, batch_size=BATCH, lr=1e-3, schedule="constant", warmup_steps=0, weight_decay=0.0,
         beta1=0.9, beta2=0.999, clip_norm=1.0, log_every=1, eval_every=0, ckpt_every=0, seed=seed,
-        progress=False,
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as run_dir:
         fit(model, bilm_loss, batches, train_cfg, Path(run_dir), phase="bench")

@@ -76,7 +76,7 @@ def train_config(iters: int, seed: int) -> TrainConfig:
     return TrainConfig(
         steps=iters, batch_size=BATCH, lr=1e-3, schedule="cosine", warmup_steps=100, min_lr_ratio=0.1,
         weight_decay=0.1, beta1=0.9, beta2=0.99, clip_norm=1.0, log_every=50, eval_every=EVAL_EVERY,
-        ckpt_every=0, seed=seed, progress=False,
+        ckpt_every=0, seed=seed,
     )  # fmt: skip
 
 

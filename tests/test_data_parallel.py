@@ -53,7 +53,7 @@ SCRIPT = textwrap.dedent(
     for name, n, fsdp in (("one", 1, False), ("dp", 4, False), ("fsdp", 4, True)):
         model = Net(nnx.Rngs(0))
         cfg = TrainConfig(steps=12, batch_size=16, lr=1e-3, warmup_steps=2, log_every=1, eval_every=0,
-                          ckpt_every=0, progress=False, devices=n, fsdp=fsdp)
+                          ckpt_every=0, devices=n, fsdp=fsdp)
         run = tempfile.mkdtemp()
         fit(model, loss_fn, Batches(), cfg, run)
         lines = [json.loads(l) for l in open(run + "/metrics.jsonl")]

@@ -12,9 +12,9 @@ from minilm.cli import evaluate as evaluate_cli
 from minilm.cli import train as train_cli
 from minilm.data import world
 from minilm.data.bilm import EOS, UNK, TokenStream, Vocab, WindowBatches, eval_batches, line_tokens
-from minilm.elmo_cli import nearest_sense_accuracy, sense_separation
 from minilm.errors import UserError
 from minilm.models.io import load_bilm
+from minilm.models.senses import nearest_sense_accuracy, sense_separation
 from minilm.vectors.keyed_vectors import KeyedVectors
 
 

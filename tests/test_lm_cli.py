@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from minilm import lm_cli
+from minilm.cli import lm as lm_cli
 from minilm.cli.train import main as train_main
 from minilm.config import parse_config
 from minilm.data.tokenizer import CLS, EOS, MASK, SEP, train_char

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minilm import pipeline
+from minilm.cli import pipeline
 from minilm.cli.train import main as train_main
 from minilm.config import parse_config
 from minilm.errors import run_cli

@@ -64,7 +64,6 @@ def small_cfg(**kw):
         log_every=2,
         eval_every=4,
         ckpt_every=5,
-        progress=False,
     )
     return TrainConfig(**{**base, **kw})
 
@@ -210,7 +209,7 @@ def test_killed_run_resumes_bit_identical(tmp_path):
 
 
 def test_gradient_accumulation_matches_full_batch(tmp_path):
-    cfg = dict(steps=6, lr=1e-2, progress=False)
+    cfg = dict(steps=6, lr=1e-2)
     model_a, model_b = TinyNet(nnx.Rngs(0)), TinyNet(nnx.Rngs(0))
     no_dropout = lambda m, b, rngs: mse(m, b, None)  # noqa: E731  (dropout keys differ per micro-batch)
     fit(model_a, no_dropout, RegressionBatches(), TrainConfig(**cfg), tmp_path / "a")

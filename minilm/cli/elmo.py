@@ -48,6 +48,7 @@ from minilm.models.senses import (
     unit,
 )
 from minilm.objectives.bilm import bilm_evaluator, bilm_loss
+from minilm.train.distributed import ALIASES as DIST_ALIASES
 from minilm.train.distributed import DistributedConfig
 from minilm.train.loop import TrainConfig, fit
 from minilm.train.run import SAVED_CONFIG, RunConfig, resume_phase, run_folder, say, start_run
@@ -69,7 +70,7 @@ class Config:
     )
     run: RunConfig = sub(RunConfig, flat=True)
     root: DataRoot = sub(DataRoot, flat=True)
-    dist: DistributedConfig = sub(DistributedConfig, flat=True)
+    dist: DistributedConfig = sub(DistributedConfig, "multi-process job and CPU devices (docs/scaling.md)")
     model: BiLMConfig = sub(
         BiLMConfig, "the biLM (vocab_size: the most frequent training words, + <unk>)",
         proj_dim=128, residual=True, cell_clip=3.0, proj_clip=3.0, dropout=0.1,
@@ -80,6 +81,7 @@ class Config:
     )  # fmt: skip
 
     ALIASES: ClassVar = {
+        **DIST_ALIASES,
         **{k: f"train.{k}" for k in ("seed", "steps", "batch_size", "lr")},
         "eval_every": ("train.eval_every", "train.ckpt_every"),
         "encoder": "model.encoder",

@@ -42,16 +42,16 @@ from minilm.data.dataset import Dataset
 from minilm.data.registry import DataRoot, load_dataset
 from minilm.data.splits import lm_text
 from minilm.data.tokenizer import MASK, encode_stream, load_tokenizer, train_bpe, train_char
-from minilm.fileio import atomic_write_bytes
 from minilm.metrics.perplexity import perplexity
 from minilm.models.io import save_model
 from minilm.models.transformer import BERT, BERT_ARCHITECTURE, GPT, TransformerConfig, count_params
 from minilm.objectives.evaluate import EVAL_BATCH
 from minilm.objectives.lm import lm_evaluator, lm_loss
 from minilm.objectives.mlm import MLMBatches, mlm_evaluator, mlm_loss, pseudo_log_likelihood, with_cls_sep
+from minilm.train.distributed import ALIASES as DIST_ALIASES
 from minilm.train.distributed import DistributedConfig
 from minilm.train.loop import TrainConfig, fit
-from minilm.train.run import RunConfig, resume_phase, run_folder, say, start_run
+from minilm.train.run import RunConfig, resume_phase, run_folder, say, start_run, write_file
 from minilm.train.runlog import MetricsLog, save_report
 
 ARCHITECTURES = ("gpt", "bert")
@@ -82,7 +82,7 @@ class Config:
     )
     run: RunConfig = sub(RunConfig, flat=True)
     root: DataRoot = sub(DataRoot, flat=True)
-    dist: DistributedConfig = sub(DistributedConfig, flat=True)
+    dist: DistributedConfig = sub(DistributedConfig, "multi-process job and CPU devices (docs/scaling.md)")
     model: TransformerConfig = sub(
         TransformerConfig,
         "the Transformer (vocab_size: the BPE size asked for; BERT's max_len counts <cls>, <sep>)",
@@ -94,6 +94,7 @@ class Config:
     )  # fmt: skip
 
     ALIASES: ClassVar = {
+        **DIST_ALIASES,
         **{
             k: f"train.{k}"
             for k in (
@@ -167,7 +168,7 @@ def run(cfg: Config) -> int:
     evaluate(model, held_stream, 1)  # a held-out text too short for one window fails here, not after training
     start_run(cfg, run_dir, COMMAND)
     if not cfg.run.resume:
-        atomic_write_bytes(tok_path, tokenizer.to_str().encode())
+        write_file(tok_path, tokenizer.to_str().encode())
 
     t0 = time.perf_counter()
     fit(

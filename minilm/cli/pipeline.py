@@ -35,7 +35,6 @@ from minilm.data.dataset import Dataset
 from minilm.data.registry import DataRoot, load_dataset
 from minilm.data.splits import lm_text, task_splits
 from minilm.data.tokenizer import encode_stream, load_tokenizer, train_bpe
-from minilm.fileio import atomic_write_bytes
 from minilm.metrics.classification import classification_report, format_report
 from minilm.metrics.perplexity import perplexity
 from minilm.models.heads import SequenceClassifier
@@ -43,9 +42,10 @@ from minilm.models.io import save_model
 from minilm.models.transformer import GPT, TransformerConfig, count_params
 from minilm.objectives.classification import classification_loss, classification_scores, classifier_predictor
 from minilm.objectives.lm import lm_evaluator, lm_loss
+from minilm.train.distributed import ALIASES as DIST_ALIASES
 from minilm.train.distributed import DistributedConfig
 from minilm.train.loop import TrainConfig, fit
-from minilm.train.run import RunConfig, resume_phase, run_folder, say, start_run
+from minilm.train.run import RunConfig, resume_phase, run_folder, say, start_run, write_file
 from minilm.train.runlog import MetricsLog, save_report
 
 COMMAND = "pipeline"
@@ -61,7 +61,7 @@ class Config:
     max_eval: int = opt(2000, "cap on held-out examples/windows evaluated during training", check=at_least(1))
     run: RunConfig = sub(RunConfig, flat=True)
     root: DataRoot = sub(DataRoot, flat=True)
-    dist: DistributedConfig = sub(DistributedConfig, flat=True)
+    dist: DistributedConfig = sub(DistributedConfig, "multi-process job and CPU devices (docs/scaling.md)")
     model: TransformerConfig = sub(
         TransformerConfig, "the GPT (vocab_size: the BPE vocabulary asked for)", vocab_size=1024, max_len=64,
         dropout=0.1,
@@ -77,6 +77,7 @@ class Config:
 
     # the short flags of the README and of earlier versions
     ALIASES: ClassVar = {
+        **DIST_ALIASES,
         "seed": tuple(f"{p}.seed" for p in BOTH),
         "pretrain_steps": "pretrain.steps",
         "pretrain_batch": "pretrain.batch_size",
@@ -134,7 +135,7 @@ def run(cfg: Config) -> int:
     clf_batches = ExampleBatches(train_arrays, cfg.finetune.batch_size, cfg.finetune.seed)
     start_run(cfg, run_dir, COMMAND)
     if not cfg.run.resume:
-        atomic_write_bytes(tok_path, tokenizer.to_str().encode())
+        write_file(tok_path, tokenizer.to_str().encode())
 
     # 3. pretraining ------------------------------------------------------------------------------
     model_cfg = dataclasses.replace(cfg.model, vocab_size=tokenizer.get_vocab_size())

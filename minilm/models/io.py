@@ -48,6 +48,7 @@ from minilm.models.elmo import BiLM, BiLMConfig
 from minilm.models.hf import load_hf
 from minilm.models.transformer import BERT, GPT, Transformer, TransformerConfig
 from minilm.train import checkpoint
+from minilm.train.distributed import is_lead
 
 LANGUAGE_MODELS = {"gpt": GPT, "bert": BERT}  # architecture -> class
 BILM = "elmo-bilm"
@@ -59,7 +60,10 @@ C = TypeVar("C")
 
 
 def save_model(folder: Path, model: nnx.Module, config: dict[str, Any]) -> None:
-    """``model.safetensors`` (parameters by name) + ``config.json``, both written atomically."""
+    """``model.safetensors`` (parameters by name) + ``config.json``, both written atomically (by process 0
+    of a multi-process job; the others write nothing)."""
+    if not is_lead():
+        return
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint.save_arrays(folder / "model.safetensors", checkpoint.flatten(nnx.state(model, nnx.Param)))
     atomic_write_bytes(folder / "config.json", json.dumps(config, indent=2).encode())
@@ -68,7 +72,8 @@ def save_model(folder: Path, model: nnx.Module, config: dict[str, Any]) -> None:
 def save_bilm(folder: Path, model: BiLM, vocab: Vocab) -> None:
     """``model.safetensors`` + ``config.json`` + ``vocab.txt`` (one word per line, by id)."""
     save_model(folder, model, {"architecture": BILM, "model": dataclasses.asdict(model.cfg)})
-    atomic_write_bytes(folder / "vocab.txt", ("\n".join(vocab.words) + "\n").encode())
+    if is_lead():
+        atomic_write_bytes(folder / "vocab.txt", ("\n".join(vocab.words) + "\n").encode())
 
 
 # ------------------------------------------------------------------------------------- checked reading

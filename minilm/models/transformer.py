@@ -542,3 +542,8 @@ def flops_per_token(model: nnx.Module, seq_len: int) -> float:
         lookups += backbone.type_emb.embedding[...].size
     n = count_params(model) - lookups
     return 6.0 * n + 12.0 * cfg.n_layer * cfg.n_head * cfg.head_dim * seq_len
+
+
+def mfu(tokens_per_second: float, flops_per_token_: float, peak_flops: float) -> float:
+    """Model FLOPs utilisation: achieved FLOP/s over the device's peak (which the caller supplies)."""
+    return tokens_per_second * flops_per_token_ / peak_flops

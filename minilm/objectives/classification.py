@@ -19,7 +19,7 @@ import numpy as np
 from flax import nnx
 
 from minilm.metrics.jax_metrics import token_nll
-from minilm.models.transformer import SequenceClassifier
+from minilm.models.heads import SequenceClassifier
 from minilm.objectives.evaluate import EVAL_BATCH, batched_apply
 
 

@@ -23,8 +23,9 @@ prepares the next batch while the device still computes the current step.
 Data parallelism (:mod:`minilm.train.parallel`, ``jax.sharding``): with several devices the batch
 is split along a ``data`` mesh axis and the parameters and optimizer state are replicated (or, with
 ``fsdp``, sharded); ``jit`` compiles one SPMD program in which XLA all-reduces the gradients, so the
-numbers equal single-device training on the same global batch.  ``train.py`` joins a multi-host job
-(``jax.distributed``) when ``JAX_COORDINATOR_ADDRESS`` is set.
+numbers equal single-device training on the same global batch.  The devices may belong to several
+processes (:mod:`minilm.train.distributed`): each feeds its rows of ``batches.batch(step)``, and
+the numbers do not depend on how many processes share the work.
 
 Gradient accumulation runs inside it (``lax.scan`` over micro-batches, mean of their gradients).
 Dropout keys are ``fold_in(key(seed), step)``: the same seed gives the same numbers, and a resumed
@@ -49,9 +50,9 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
-from minilm.config import ConfigError, above, at_least, in_range, opt
+from minilm.config import ConfigError, above, at_least, in_range, opt, validate
 from minilm.errors import UserError
-from minilm.train import checkpoint, parallel
+from minilm.train import checkpoint, distributed, parallel
 from minilm.train.optim import SCHEDULES, global_norm, learning_rate_schedule, make_optimizer
 from minilm.train.runlog import MetricsLog, plot_losses
 
@@ -78,11 +79,13 @@ class TrainConfig:
         0, "early stopping: evaluations without improvement before stopping (0 = off)", check=at_least(0)
     )
     seed: int = opt(0, "seed for initialisation, data order and dropout", check=at_least(0))
-    progress: bool = opt(True, "show a progress bar")
     devices: int = opt(
         0, "data-parallel over this many devices (0 = all; batch_size must divide)", check=at_least(0)
     )
     fsdp: bool = opt(False, "also shard large parameters and their optimizer state over the devices")
+
+    def __post_init__(self) -> None:
+        validate(self)  # also when a program builds one
 
     def check(self) -> None:
         if self.batch_size % self.grad_accum:
@@ -104,20 +107,13 @@ class FitResult:
     last_eval: dict[str, float]
 
 
-def _check_config(cfg: TrainConfig) -> None:
-    if cfg.steps < 1:
-        raise UserError(f"--steps must be >= 1, got {cfg.steps}")
-    if cfg.batch_size < 1 or cfg.grad_accum < 1 or cfg.batch_size % cfg.grad_accum:
-        raise UserError(
-            f"--batch_size={cfg.batch_size} must be a positive multiple of --grad_accum={cfg.grad_accum}"
-        )
-
-
 def _placement(cfg: TrainConfig):
     """``(place_state, place_batch)`` for ``cfg.devices`` devices (see :mod:`minilm.train.parallel`)."""
-    available = jax.devices()
+    available = jax.devices()  # of every process
     if cfg.devices > len(available):
         raise UserError(f"--devices={cfg.devices}, but only {len(available)} are available")
+    if jax.process_count() > 1 and cfg.devices not in (0, len(available)):
+        raise UserError(f"--devices={cfg.devices}: with several processes every device trains (use 0)")
     mesh = parallel.data_mesh(available[: cfg.devices] if cfg.devices else available)
     if cfg.batch_size % mesh.size:
         raise UserError(f"--batch_size={cfg.batch_size} must be a multiple of the {mesh.size} devices")
@@ -197,6 +193,7 @@ def fit(
     trainable: Any = nnx.Param,
     resume: bool = False,
     phase: str = "train",
+    progress: bool = False,
 ) -> FitResult:
     """Train ``model`` in place for ``cfg.steps`` steps; log, evaluate and checkpoint under ``run_dir``.
 
@@ -204,133 +201,203 @@ def fit(
     from it (a missing, corrupt or mismatched checkpoint is a UserError); a checkpoint whose step
     is already ``cfg.steps`` means the phase is done and only restores the parameters.
     """
-    _check_config(cfg)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = run_dir / "checkpoints" / f"{phase}.safetensors"
-    log = MetricsLog(run_dir / "metrics.jsonl")
-
     graphdef, params, frozen = nnx.split(model, trainable, ...)
     schedule = learning_rate_schedule(cfg.lr, cfg.steps, cfg.schedule, cfg.warmup_steps, cfg.min_lr_ratio)
     tx = make_optimizer(
         schedule, weight_decay=cfg.weight_decay, b1=cfg.beta1, b2=cfg.beta2, clip_norm=cfg.clip_norm
     )
-    opt_state = tx.init(params)
     place_state, place_batch = _placement(cfg)
-    start, best, bad_evals, stopped = 0, math.inf, 0, False
-    window: list[float] = []
+    loop = _Loop.start(model, cfg, Path(run_dir), phase, schedule, eval_fn, progress)
+    opt_state = tx.init(params)
     # a copy: `params` buffers are donated to the step function
     best_params = jax.tree_util.tree_map(jnp.copy, params) if cfg.patience else None
+    if resume:
+        params, opt_state, best_params = loop.restore(params, opt_state, best_params)
+    params, frozen, opt_state = place_state((params, frozen, opt_state))
+    step_fn = make_train_step(graphdef, loss_fn, tx, cfg, (params, frozen, opt_state))
+    frozen_leaves = jax.tree.leaves(frozen)
+    loop.begin(params, opt_state, best_params)
 
-    def save(step: int) -> None:
+    batch = place_batch(batches.batch(loop.step)) if loop.step < cfg.steps else None
+    while loop.step < cfg.steps and not loop.stopped:
+        loss, aux, grad_norm = loop.train_step(step_fn, frozen_leaves, batch)
+        if loop.step + 1 < cfg.steps:  # made while the step runs (the step only reads it)
+            batch = place_batch(batches.batch(loop.step + 1))
+        loop.record(float(loss), float(grad_norm), aux)
+        evaluating = eval_fn is not None and (
+            loop.step == cfg.steps or (cfg.eval_every and loop.step % cfg.eval_every == 0)
+        )
+        if evaluating:
+            loop.evaluate_and_stop()
+        if loop.step == cfg.steps or (cfg.ckpt_every and loop.step % cfg.ckpt_every == 0) or loop.stopped:
+            loop.save()
+    return loop.finish()
+
+
+@dataclass
+class _Loop:
+    """One :func:`fit` call: where the run is, its arrays, and the named things the loop does with them.
+
+    Between steps the trained arrays are the flat leaf lists the compiled step takes and returns
+    (``params``, ``opt_state``); :meth:`trees` rebuilds the NNX states when they are needed whole
+    (evaluation, checkpoint, the end).  ``step``, ``best``, ``bad_evals``, ``stopped`` and ``window``
+    are what a checkpoint stores besides the arrays, so a resumed run continues exactly.
+
+    With several processes every process runs the loop alike (same steps, same numbers); only the
+    lead (process 0) writes files: metrics.jsonl, the checkpoint, loss.png.
+    """
+
+    model: nnx.Module
+    cfg: TrainConfig
+    phase: str
+    run_dir: Path
+    schedule: optax.Schedule
+    eval_fn: Callable[[nnx.Module], dict[str, float]] | None
+    log: MetricsLog
+    lead: bool  # process 0: the one that writes files
+    progress: bool  # show a progress bar (on the lead)
+    bar: Any = None  # tqdm progress bar
+    t0: float = 0.0  # perf_counter() when the steps start, for the `seconds` of each log line
+    step: int = 0  # optimizer steps done
+    best: float = math.inf  # best eval_loss so far (early stopping)
+    bad_evals: int = 0  # evaluations since the best one
+    stopped: bool = False  # early stopping fired
+    window: list[float] = dataclasses.field(default_factory=list)  # losses since the last log line
+    loss: float = math.nan  # the last step's loss (for the progress bar)
+    last_eval: dict[str, float] = dataclasses.field(default_factory=dict)
+    params: list[jax.Array] = dataclasses.field(default_factory=list)  # trainable leaves
+    opt_state: list[jax.Array] = dataclasses.field(default_factory=list)  # optimizer-state leaves
+    treedefs: tuple[Any, Any] = (None, None)  # (params, opt_state) structures
+    best_params: Any = None  # early stopping: a copy of the best evaluation's parameters (a tree)
+
+    @classmethod
+    def start(cls, model, cfg, run_dir, phase, schedule, eval_fn, progress) -> _Loop:
+        lead = distributed.is_lead()
+        if lead:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        log = MetricsLog(run_dir / "metrics.jsonl")
+        return cls(model, cfg, phase, run_dir, schedule, eval_fn, log, lead, progress)
+
+    @property
+    def ckpt_path(self) -> Path:
+        return self.run_dir / "checkpoints" / f"{self.phase}.safetensors"
+
+    def restore(self, params, opt_state, best_params):
+        """Continue from the checkpoint: its arrays in place of the templates', its position in the run."""
+        path = self.ckpt_path
+        arrays, meta = checkpoint.load_arrays(path)
+        if meta.get("phase") != self.phase:
+            raise UserError(f"{path}: a checkpoint of phase {meta.get('phase')!r}, expected {self.phase!r}")
+        params = checkpoint.unflatten(params, arrays, "params.", str(path))
+        opt_state = checkpoint.unflatten(opt_state, arrays, "opt.", str(path))
+        if best_params is not None:
+            best_params = checkpoint.unflatten(best_params, arrays, "best.", str(path))
+        self.step, self.bad_evals, self.stopped = meta["step"], meta["bad_evals"], meta["stopped"]
+        self.window = meta["loss_window"]
+        self.best = math.inf if meta["best"] is None else meta["best"]
+        self.log.truncate_after(self.phase, self.step)
+        return params, opt_state, best_params
+
+    def begin(self, params, opt_state, best_params) -> None:
+        """Keep the (placed) states as the flat leaf lists the step takes; start the bar and the clock."""
+        self.treedefs = (jax.tree.structure(params), jax.tree.structure(opt_state))
+        self.params, self.opt_state = jax.tree.leaves(params), jax.tree.leaves(opt_state)
+        self.best_params = best_params
+        cfg = self.cfg
+        quiet = not (self.progress and self.lead)
+        self.bar = tqdm(
+            total=cfg.steps, initial=self.step, desc=self.phase, disable=quiet, dynamic_ncols=True
+        )
+        self.t0 = time.perf_counter()
+
+    def trees(self) -> tuple[Any, Any]:
+        """(params, opt_state) as NNX states, rebuilt from the flat leaves."""
+        params_def, opt_def = self.treedefs
+        return jax.tree.unflatten(params_def, self.params), jax.tree.unflatten(opt_def, self.opt_state)
+
+    def train_step(self, step_fn, frozen_leaves, batch):
+        """One optimizer step; returns (loss, aux, grad_norm) as device values (not yet waited for)."""
+        self.params, self.opt_state, loss, aux, grad_norm = step_fn(
+            self.params, frozen_leaves, self.opt_state, batch, self.step
+        )
+        return loss, aux, grad_norm
+
+    def record(self, loss: float, grad_norm: float, aux: dict[str, jax.Array]) -> None:
+        """Count the step done (a non-finite loss stops the run) and write a log line when one is due."""
+        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+            nnx.update(self.model, parallel.host_local(self.trees()[0]))
+            self.bar.close()
+            path = self.ckpt_path
+            kept = f"the last good checkpoint is {path}" if path.exists() else "no checkpoint yet"
+            raise UserError(
+                f"{self.phase}: non-finite loss ({loss}) or gradient norm at step {self.step + 1}; "
+                f"stopped, {kept} (try a lower --lr or --clip_norm)"
+            )
+        self.step += 1
+        self.loss = loss
+        self.window.append(loss)
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{loss:.4f}")
+        if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
+            self.log.write(
+                {
+                    "phase": self.phase,
+                    "step": self.step,
+                    "loss": float(np.mean(self.window)),
+                    "lr": float(self.schedule(self.step - 1)),
+                    "grad_norm": grad_norm,
+                    "seconds": round(time.perf_counter() - self.t0, 3),
+                    **{k: float(v) for k, v in aux.items()},
+                }
+            )
+            self.window = []
+
+    def evaluate_and_stop(self) -> None:
+        """Run ``eval_fn`` on the current parameters, log it, and track early stopping on ``eval_loss``."""
+        params = self.trees()[0]
+        nnx.update(self.model, parallel.host_local(params))  # each process evaluates a whole copy
+        self.last_eval = {k: float(v) for k, v in self.eval_fn(self.model).items()}
+        self.log.write({"phase": self.phase, "step": self.step, **self.last_eval})
+        self.bar.set_postfix(loss=f"{self.loss:.4f}", **{k: f"{v:.4f}" for k, v in self.last_eval.items()})
+        if self.cfg.patience and "eval_loss" in self.last_eval:
+            if self.last_eval["eval_loss"] < self.best:
+                self.best, self.bad_evals = self.last_eval["eval_loss"], 0
+                self.best_params = jax.tree_util.tree_map(jnp.copy, params)
+            else:
+                self.bad_evals += 1
+                self.stopped = self.bad_evals >= self.cfg.patience
+
+    def save(self) -> None:
+        """Write the checkpoint: every array of the run and where it is (atomically, see checkpoint).
+
+        Every process gathers the arrays (a collective when they are sharded across processes); the
+        lead writes them, and every process of a resumed job, however many, reads the same file.
+        """
+        params, opt_state, best_params = parallel.host_local((*self.trees(), self.best_params))
         arrays = {**checkpoint.flatten(params, "params."), **checkpoint.flatten(opt_state, "opt.")}
         if best_params is not None:
             arrays.update(checkpoint.flatten(best_params, "best."))
         meta = {
-            "phase": phase,
-            "step": step,
-            "seed": cfg.seed,
-            "best": best if math.isfinite(best) else None,
-            "bad_evals": bad_evals,
-            "stopped": stopped,
-            "loss_window": window,  # losses since the last log line, so the next line averages the same
-            "train_config": dataclasses.asdict(cfg),
+            "phase": self.phase,
+            "step": self.step,
+            "seed": self.cfg.seed,
+            "best": self.best if math.isfinite(self.best) else None,
+            "bad_evals": self.bad_evals,
+            "stopped": self.stopped,
+            "loss_window": self.window,  # losses since the last log line, so the next line averages the same
+            "train_config": dataclasses.asdict(self.cfg),
         }
-        checkpoint.save_arrays(ckpt_path, arrays, meta)
+        if self.lead:
+            checkpoint.save_arrays(self.ckpt_path, arrays, meta)
 
-    if resume:
-        arrays, meta = checkpoint.load_arrays(ckpt_path)
-        if meta.get("phase") != phase:
-            raise UserError(f"{ckpt_path}: a checkpoint of phase {meta.get('phase')!r}, expected {phase!r}")
-        params = checkpoint.unflatten(params, arrays, "params.", str(ckpt_path))
-        opt_state = checkpoint.unflatten(opt_state, arrays, "opt.", str(ckpt_path))
-        if best_params is not None:
-            best_params = checkpoint.unflatten(best_params, arrays, "best.", str(ckpt_path))
-        start, bad_evals, stopped = meta["step"], meta["bad_evals"], meta["stopped"]
-        window = meta["loss_window"]
-        best = math.inf if meta["best"] is None else meta["best"]
-        log.truncate_after(phase, start)
-
-    def evaluate(step: int) -> dict[str, float]:
-        nnx.update(model, params)
-        result = {k: float(v) for k, v in eval_fn(model).items()}
-        log.write({"phase": phase, "step": step, **result})
-        return result
-
-    trees = place_state((params, frozen, opt_state))
-    step_fn = make_train_step(graphdef, loss_fn, tx, cfg, trees)
-    (params_def, params_leaves), (_, frozen_leaves), (opt_def, opt_leaves) = (
-        (jax.tree.structure(tree), jax.tree.leaves(tree)) for tree in trees
-    )
-
-    def sync() -> None:  # the states from the flat lists the step returned
-        nonlocal params, opt_state
-        params, opt_state = (
-            jax.tree.unflatten(params_def, params_leaves),
-            jax.tree.unflatten(opt_def, opt_leaves),
-        )
-
-    last_eval: dict[str, float] = {}
-    bar = tqdm(total=cfg.steps, initial=start, desc=phase, disable=not cfg.progress, dynamic_ncols=True)
-    t0 = time.perf_counter()
-    step = start
-    batch = place_batch(batches.batch(step)) if step < cfg.steps else None
-    while step < cfg.steps and not stopped:
-        params_leaves, opt_leaves, loss, aux, grad_norm = step_fn(
-            params_leaves, frozen_leaves, opt_leaves, batch, step
-        )
-        if step + 1 < cfg.steps:  # made while the step runs (the step only reads it)
-            batch = place_batch(batches.batch(step + 1))
-        loss_value = float(loss)
-        if not (math.isfinite(loss_value) and math.isfinite(float(grad_norm))):
-            sync()
-            nnx.update(model, params)
-            bar.close()
-            kept = f"the last good checkpoint is {ckpt_path}" if ckpt_path.exists() else "no checkpoint yet"
-            raise UserError(
-                f"{phase}: non-finite loss ({loss_value}) or gradient norm at step {step + 1}; "
-                f"stopped, {kept} (try a lower --lr or --clip_norm)"
-            )
-        step += 1
-        window.append(loss_value)
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss_value:.4f}")
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            record = {
-                "phase": phase,
-                "step": step,
-                "loss": float(np.mean(window)),
-                "lr": float(schedule(step - 1)),
-                "grad_norm": float(grad_norm),
-                "seconds": round(time.perf_counter() - t0, 3),
-                **{k: float(v) for k, v in aux.items()},
-            }
-            log.write(record)
-            window = []
-        evaluating = eval_fn is not None and (
-            step == cfg.steps or (cfg.eval_every and step % cfg.eval_every == 0)
-        )
-        saving = step == cfg.steps or (cfg.ckpt_every and step % cfg.ckpt_every == 0)
-        if evaluating or saving:
-            sync()
-        if evaluating:
-            last_eval = evaluate(step)
-            bar.set_postfix(loss=f"{loss_value:.4f}", **{k: f"{v:.4f}" for k, v in last_eval.items()})
-            if cfg.patience and "eval_loss" in last_eval:
-                if last_eval["eval_loss"] < best:
-                    best, bad_evals = last_eval["eval_loss"], 0
-                    best_params = jax.tree_util.tree_map(jnp.copy, params)
-                else:
-                    bad_evals += 1
-                    stopped = bad_evals >= cfg.patience
-        if saving or stopped:
-            save(step)
-    bar.close()
-    sync()
-    if best_params is not None and math.isfinite(best):
-        params = best_params  # early stopping hands back the best model, not the last
-    nnx.update(model, params)
-    plot_losses(log, run_dir / "loss.png")
-    return FitResult(
-        step=step, stopped_early=stopped, best_eval=best if math.isfinite(best) else None, last_eval=last_eval
-    )
+    def finish(self) -> FitResult:
+        """Hand the model its trained (with early stopping: its best) parameters; draw loss.png."""
+        self.bar.close()
+        params = self.trees()[0]
+        if self.best_params is not None and math.isfinite(self.best):
+            params = self.best_params  # early stopping hands back the best model, not the last
+        nnx.update(self.model, parallel.host_local(params))
+        if self.lead:
+            plot_losses(self.log, self.run_dir / "loss.png")
+        best = self.best if math.isfinite(self.best) else None
+        return FitResult(step=self.step, stopped_early=self.stopped, best_eval=best, last_eval=self.last_eval)

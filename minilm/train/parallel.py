@@ -1,4 +1,4 @@
-"""Data-parallel (and FSDP-style) training over all local devices with ``jax.sharding`` -- no launcher.
+"""Data-parallel (and FSDP-style) training over the devices of one or several processes (``jax.sharding``).
 
 A 1-D :class:`~jax.sharding.Mesh` names the devices' axis ``"data"``.  Data parallelism (Krizhevsky
 2014, "One weird trick"; as in Flax's examples): every batch is split along its leading (example) axis
@@ -11,10 +11,12 @@ FSDP-style (ZeRO-3, Rajbhandari et al. 2020): :func:`fsdp_sharding` additionally
 parameter (and, placed the same way, its optimizer moments) along one axis over the devices; XLA
 gathers them for the forward/backward and reduce-scatters the gradients.
 
-Multi-host: call :func:`initialize_distributed` first on every host (``jax.distributed.initialize``
-reads the coordinator from the cluster environment or its arguments); ``jax.devices()`` then lists all
-hosts' devices and the same mesh code spans them.  On a CPU, :func:`use_cpu_devices` (``train.py
---cpu_devices=N``) splits the processor into N devices: for tests, and because it is faster (below).
+Several processes (:mod:`minilm.train.distributed`, one per host or per accelerator): once joined,
+``jax.devices()`` lists every process's devices and the same mesh spans them.  Each process then
+feeds only its rows of the global batch (:func:`process_rows`, :func:`shard_batch`), and
+:func:`host_local` gives each process a whole copy of a state to evaluate or checkpoint.  On a CPU,
+:func:`use_cpu_devices` (``train.py --cpu_devices=N``) splits the processor into N devices: for
+tests, and because it is faster (below).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from minilm.errors import UserError
@@ -40,15 +44,51 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
 
+def process_rows(batch_size: int, mesh: Mesh) -> slice:
+    """The rows of a global batch of ``batch_size`` examples that this process's devices hold (all of
+    them with one process): device ``i`` of the ``"data"`` axis holds rows ``i B/n .. (i+1) B/n``."""
+    held = NamedSharding(mesh, PartitionSpec(DATA)).addressable_devices_indices_map((batch_size,))
+    spans = sorted(index[0].indices(batch_size)[:2] for index in held.values())
+    start, stop = spans[0][0], spans[-1][1]
+    if sum(b - a for a, b in spans) != stop - start:
+        raise ValueError(f"this process's devices hold rows {spans}, not one block of the batch")
+    return slice(start, stop)
+
+
 def shard_batch(batch: Any, mesh: Mesh) -> Any:
-    """Split every array of ``batch`` along its leading (example) axis over the ``"data"`` devices."""
+    """The global ``batch`` split along its leading (example) axis over the ``"data"`` devices.
+
+    Every process passes the same global batch and uploads only its :func:`process_rows`; the result
+    is one global array per leaf, as if a single process had fed the whole batch.
+    """
     n = mesh.shape[DATA]
     for leaf in jax.tree.leaves(batch):
         if np.ndim(leaf) == 0 or leaf.shape[0] % n:
             raise UserError(
                 f"batch size {np.shape(leaf)[:1]} is not divisible by the {n} devices: use a multiple of {n}"
             )
-    return jax.device_put(batch, NamedSharding(mesh, PartitionSpec(DATA)))
+    sharding = NamedSharding(mesh, PartitionSpec(DATA))
+
+    def place(leaf):
+        rows = process_rows(leaf.shape[0], mesh)
+        return jax.make_array_from_process_local_data(sharding, leaf[rows], leaf.shape)
+
+    return jax.tree.map(place, batch)
+
+
+def host_local(tree: Any) -> Any:
+    """Every array of ``tree`` whole on this process: as it is if it already is, one local copy if it is
+    replicated across processes, else gathered from every process (``process_allgather``: a
+    collective, so every process must call this at the same point)."""
+
+    def local(leaf: Any) -> Any:
+        if not isinstance(leaf, jax.Array) or leaf.is_fully_addressable:
+            return leaf
+        if leaf.is_fully_replicated:
+            return leaf.addressable_data(0)
+        return jnp.asarray(multihost_utils.process_allgather(leaf, tiled=True))
+
+    return jax.tree.map(local, tree)
 
 
 def fsdp_sharding(tree: Any, mesh: Mesh, min_size: int = 2**14) -> Any:
@@ -78,12 +118,5 @@ def use_cpu_devices(n: int) -> None:
     several GPUs.  Measured on 2 cores, char GPT of ``bench/char_gpt.py``: 2 devices take ~0.75x the
     time per step of 1.  No effect on the devices of an accelerator backend.
     """
-    if n < 1:
-        raise UserError(f"--cpu_devices={n}: must be >= 1")
     if n > 1:
         jax.config.update("jax_num_cpu_devices", n)
-
-
-def initialize_distributed(**kwargs: Any) -> None:
-    """Join a multi-host job (``jax.distributed.initialize``); call before any other JAX call."""
-    jax.distributed.initialize(**kwargs)

@@ -21,6 +21,7 @@ from typing import Any
 from minilm.config import config_to_dict, opt
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
+from minilm.train.distributed import is_lead
 from minilm.train.runlog import MetricsLog
 
 SAVED_CONFIG = "train_config.json"  # a run's settings, in its run folder
@@ -92,23 +93,31 @@ def run_folder(cfg: Any, command: str) -> Path:
     if not run.name:
         run.name = f"{command}-{datetime.now():%Y%m%d-%H%M%S}"
     run_dir = out_dir / run.name
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if is_lead() and run_dir.exists() and any(run_dir.iterdir()):  # the others: process 0 may have begun
         raise UserError(f"{run_dir} already holds a run; pass --resume to continue it or another --name")
     return run_dir
 
 
 def start_run(cfg: Any, run_dir: Path, command: str) -> None:
     """Create the run folder and save the settings (a resumed run saves the ones it continues with,
-    so that a run extended with larger ``steps`` records them)."""
+    so that a run extended with larger ``steps`` records them).  Only process 0 of a job writes."""
+    if not is_lead():
+        return
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = {COMMAND_KEY: command, **config_to_dict(cfg)}
     saved["run"]["resume"] = False
     atomic_write_bytes(run_dir / SAVED_CONFIG, json.dumps(saved, indent=2).encode())
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """A file of the run folder, written atomically by process 0 (the only writer of a job)."""
+    if is_lead():
+        atomic_write_bytes(path, data)
+
+
 def say(run: RunConfig, message: str) -> None:
     """Tell the user what a long phase is doing (on stderr, beside the progress bars), with --progress."""
-    if run.progress:
+    if run.progress and is_lead():
         print(message, file=sys.stderr, flush=True)
 
 

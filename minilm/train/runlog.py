@@ -4,6 +4,7 @@
 Every line of ``metrics.jsonl`` has ``phase`` and ``step``; training lines add ``loss``, ``lr``,
 ``grad_norm`` and ``seconds``; evaluation lines add keys starting with ``eval_``.  On ``--resume`` the
 lines logged after the checkpoint's step are dropped, so the file reads as one uninterrupted run.
+In a multi-process job only process 0 writes (the others hold the same numbers).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 from pathlib import Path
 
 from minilm.fileio import atomic_write_bytes
+from minilm.train.distributed import is_lead
 
 
 class MetricsLog:
@@ -22,6 +24,8 @@ class MetricsLog:
         self.path = Path(path)
 
     def write(self, record: dict) -> None:
+        if not is_lead():
+            return
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -32,6 +36,8 @@ class MetricsLog:
 
     def truncate_after(self, phase: str, step: int) -> None:
         """Drop ``phase``'s lines logged after ``step`` (they are about to be redone)."""
+        if not is_lead():
+            return
         kept = [r for r in self.read() if not (r.get("phase") == phase and r["step"] > step)]
         atomic_write_bytes(self.path, "".join(json.dumps(r) + "\n" for r in kept).encode())
 
@@ -81,6 +87,8 @@ def summary_table(summary: dict, header: tuple[str, str] = ("result", "value")) 
 
 
 def save_report(run_dir: Path, markdown: str, summary: dict) -> None:
-    """``report.md`` for people and ``report.json`` (the same figures) for programs."""
+    """``report.md`` for people and ``report.json`` (the same figures) for programs (process 0 only)."""
+    if not is_lead():
+        return
     atomic_write_bytes(Path(run_dir) / "report.md", markdown.encode())
     atomic_write_bytes(Path(run_dir) / "report.json", (json.dumps(summary, indent=1) + "\n").encode())
