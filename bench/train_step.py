@@ -61,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = Config()  # the default run's settings
     model_cfg, seq = cfg.model, cfg.model.max_len
-    pretrain, finetune = phase(cfg, cfg.pretrain), phase(cfg, cfg.finetune)
+    pretrain, finetune = phase(cfg.pretrain), phase(cfg.finetune)
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, model_cfg.vocab_size, size=(pretrain.batch_size, seq + 1), dtype=np.int32)
     lm = GPT(model_cfg, rngs=nnx.Rngs(0))

@@ -101,7 +101,7 @@ def run(cfg: Config) -> int:
             "note: emb_dim differs from the LSTM output size: the biLM trains, but has no ELMo layer 0",
         )
     max_chars = bilm_cfg.max_chars if bilm_cfg.encoder == "char" else None
-    train = dataclasses.replace(cfg.train, progress=cfg.run.progress)
+    train = cfg.train
     batches = WindowBatches(TokenStream.of(train_tokens, vocab), train.batch_size, cfg.seq_len, max_chars)
     held = TokenStream.of(line_tokens(held_text), vocab)
     during = eval_batches(held, train.batch_size, cfg.seq_len, max_chars, cfg.max_eval_tokens)
@@ -127,6 +127,7 @@ def run(cfg: Config) -> int:
         eval_fn=eval_fn,
         resume=resume_phase(cfg.run, run_dir, "elmo"),
         phase="elmo",
+        progress=cfg.run.progress,
     )
     save_bilm(run_dir, model, vocab)
     say(cfg.run, "scoring the biLM on all held-out text")

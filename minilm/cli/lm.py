@@ -152,9 +152,7 @@ def run(cfg: Config) -> int:
     held_stream = encode_stream(tokenizer, held_lines)
     vocab_size = tokenizer.get_vocab_size()
     model_cfg = _model_config(cfg, vocab_size)
-    train = dataclasses.replace(
-        cfg.train, warmup_steps=min(cfg.train.warmup_steps, cfg.train.steps // 4), progress=cfg.run.progress
-    )
+    train = dataclasses.replace(cfg.train, warmup_steps=min(cfg.train.warmup_steps, cfg.train.steps // 4))
     if cfg.arch == "gpt":
         model, loss_fn = GPT(model_cfg, rngs=nnx.Rngs(train.seed)), lm_loss
         batches = LMBatches(train_stream, train.batch_size, model_cfg.max_len, train.seed)
@@ -180,6 +178,7 @@ def run(cfg: Config) -> int:
         eval_fn=lambda m: {"eval_loss": np.divide(*evaluate(m, held_stream, cfg.max_eval))},
         resume=resume_phase(cfg.run, run_dir, PHASE),
         phase=PHASE,
+        progress=cfg.run.progress,
     )
     train_seconds = time.perf_counter() - t0
     save_model(run_dir, model, {"model": model_cfg.to_dict(), "architecture": cfg.arch})

@@ -99,11 +99,9 @@ class Config:
     }
 
 
-def phase(cfg: Config, train: TrainConfig) -> TrainConfig:
-    """A phase's settings as run: warmup at most a quarter of its steps, the run's --progress."""
-    return dataclasses.replace(
-        train, warmup_steps=min(train.warmup_steps, train.steps // 4), progress=cfg.run.progress
-    )
+def phase(train: TrainConfig) -> TrainConfig:
+    """A phase's settings as run: warmup at most a quarter of its steps."""
+    return dataclasses.replace(train, warmup_steps=min(train.warmup_steps, train.steps // 4))
 
 
 def run(cfg: Config) -> int:
@@ -146,11 +144,12 @@ def run(cfg: Config) -> int:
         lm,
         lm_loss,
         lm_batches,
-        phase(cfg, cfg.pretrain),
+        phase(cfg.pretrain),
         run_dir,
         eval_fn=lambda m: {"eval_loss": np.divide(*lm_eval(m, held_stream, cfg.max_eval))},
         resume=resume_phase(cfg.run, run_dir, "pretrain"),
         phase="pretrain",
+        progress=cfg.run.progress,
     )
     pretrain_seconds = time.perf_counter() - t0
     save_model(run_dir / "lm", lm, {"model": model_cfg.to_dict(), "architecture": "gpt"})
@@ -167,11 +166,12 @@ def run(cfg: Config) -> int:
         clf,
         classification_loss,
         clf_batches,
-        phase(cfg, cfg.finetune),
+        phase(cfg.finetune),
         run_dir,
         eval_fn=lambda m: classification_scores(predict(m, dev_arrays), dev_arrays["labels"]),
         resume=resume_phase(cfg.run, run_dir, "finetune"),
         phase="finetune",
+        progress=cfg.run.progress,
     )
     finetune_seconds = time.perf_counter() - t0
     classifier_config = {"model": model_cfg.to_dict(), "architecture": "gpt-classifier", "pooling": "last"}
