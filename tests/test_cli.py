@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import importlib
 import re
-import shlex
 from pathlib import Path
 
 import pytest
@@ -60,8 +59,8 @@ def _documented_command_lines() -> list[tuple[str, str, list[str]]]:
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
         text = doc.read_text(encoding="utf-8")
         for match in re.finditer(r"python (train\.py|evaluate\.py)([^`\n|]*)", text):
-            words = shlex.split(match.group(2).replace("[", " ").replace("]", " "), posix=True)
-            out.append((doc.name, match.group(1), words))
+            text = re.sub(r"\"[^\"]*\"?|'[^']*'?", " ", match.group(2))  # quoted values are not flags
+            out.append((doc.name, match.group(1), text.replace("[", " ").replace("]", " ").split()))
     return out
 
 

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from minilm.config import ConfigError, opt, required
+from minilm.config import ConfigError, above, opt, required
 from minilm.data.formats import read_floats, read_json, read_jsonl, read_lines, require_same_length
 from minilm.errors import UserError
 from minilm.metrics import bleu, classification, rouge, similarity, squad, ssa
@@ -56,7 +56,9 @@ class BleuConfig:
     ref: tuple[str, ...] = opt((), "references, one per line (repeat --ref for more)", check=required)
     tokenize: str = opt("13a", "tokeniser", choices=bleu.TOKENIZERS)
     smooth: str = opt("exp", "smoothing", choices=tuple(bleu.SMOOTH_DEFAULTS))
-    smooth_value: float | None = opt(None, "value for --smooth=floor (default 0.1) or add-k (default 1)")
+    smooth_value: float | None = opt(
+        None, "value for --smooth=floor (default 0.1) or add-k (default 1)", check=above(0)
+    )
     lowercase: bool = opt(False, "case-insensitive BLEU")
     effective_order: bool = opt(False, "drop n-gram orders absent from the hypotheses")
     json: bool = opt(False, JSON_HELP)

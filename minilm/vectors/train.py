@@ -41,7 +41,7 @@ class VectorsConfig:
         5, "window radius (word2vec/fastText: the maximum of the sampled radius)", check=at_least(1)
     )
     epochs: int = opt(0, "passes over the corpus (0 = the method's default: 5, GloVe 15)", check=at_least(0))
-    seed: int = opt(0, "seed for initialisation, subsampling, windows and noise words")
+    seed: int = opt(0, "seed for initialisation, subsampling, windows and noise words", check=at_least(0))
     negative: int = opt(5, "word2vec/fastText: noise words per context word", check=at_least(1))
     noise_draws: int = opt(
         5, "fastText: noise words drawn per centre and shared by its contexts", check=at_least(1)
