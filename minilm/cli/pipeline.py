@@ -22,16 +22,17 @@ import collections
 import dataclasses
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 from flax import nnx
+from tokenizers import Tokenizer
 
 from minilm.config import at_least, opt, sub
 from minilm.data.batches import ExampleBatches, LMBatches, classification_arrays, trim_padding
-from minilm.data.dataset import Dataset
 from minilm.data.registry import DataRoot, load_dataset
 from minilm.data.splits import lm_text, task_splits
 from minilm.data.tokenizer import encode_stream, load_tokenizer, train_bpe
@@ -49,6 +50,9 @@ from minilm.train.run import RunConfig, resume_phase, run_folder, say, start_run
 from minilm.train.runlog import MetricsLog, save_report
 
 COMMAND = "pipeline"
+Predictor = Callable[
+    [SequenceClassifier, dict[str, np.ndarray]], np.ndarray
+]  # (model, arrays) -> (N, C) logits
 BOTH = ("pretrain", "finetune")
 
 
@@ -104,113 +108,152 @@ def phase(train: TrainConfig) -> TrainConfig:
     return dataclasses.replace(train, warmup_steps=min(train.warmup_steps, train.steps // 4))
 
 
-def run(cfg: Config) -> int:
-    t_start = time.perf_counter()
-    run_dir = run_folder(cfg, COMMAND)
+@dataclass
+class Prepared:
+    """The data of a run, tokenised: what steps 1 and 2 hand to training."""
 
-    # 1. data, 2. tokenizer: everything that can fail on bad input happens before the run folder is made
+    tokenizer: Tokenizer
+    train_stream: np.ndarray  # (N,) token ids of the pretraining text
+    held_stream: np.ndarray  # (M,) of the held-out text
+    labels: tuple[str, ...]
+    train_examples: list[dict]
+    arrays: dict[str, dict[str, np.ndarray]]  # train / dev / test: tokens, attention_mask, labels
+
+
+def prepare(cfg: Config, run_dir: Path) -> Prepared:
+    """1. data, 2. tokenizer: everything that can fail on bad input, before the run folder is made."""
     data_dir = cfg.root.data_dir or None
     say(cfg.run, f"loading {cfg.corpus} and {cfg.task}")
     corpus = load_dataset(cfg.corpus, data_dir)
     task = load_dataset(cfg.task, data_dir)
     train_lines, held_lines = lm_text(corpus)
     train_ex, dev_ex, test_ex, labels = task_splits(task, cfg.finetune.seed)
-    tok_path = run_dir / "tokenizer.json"
-    if not cfg.run.resume:
+    if cfg.run.resume:
+        tokenizer = load_tokenizer(run_dir / "tokenizer.json")
+    else:
         say(cfg.run, f"training a BPE tokenizer of {cfg.model.vocab_size} tokens")
-    tokenizer = load_tokenizer(tok_path) if cfg.run.resume else train_bpe(train_lines, cfg.model.vocab_size)
-    train_stream = encode_stream(tokenizer, train_lines)
-    held_stream = encode_stream(tokenizer, held_lines)
-    lm_batches = LMBatches(train_stream, cfg.pretrain.batch_size, cfg.model.max_len, cfg.pretrain.seed)
+        tokenizer = train_bpe(train_lines, cfg.model.vocab_size)
     label_ids = {label: i for i, label in enumerate(labels)}
     encode = functools.partial(
         classification_arrays, tokenizer, label_ids=label_ids, max_len=cfg.model.max_len
     )
-    train_arrays = encode(train_ex, where=f"{cfg.task} train")
-    dev_arrays = encode(dev_ex[: cfg.max_eval], where=f"{cfg.task} dev")
-    test_arrays = encode(test_ex, where=f"{cfg.task} test")
-    train_arrays, dev_arrays, test_arrays = trim_padding(train_arrays, dev_arrays, test_arrays)
-    clf_batches = ExampleBatches(train_arrays, cfg.finetune.batch_size, cfg.finetune.seed)
-    start_run(cfg, run_dir, COMMAND)
-    if not cfg.run.resume:
-        write_file(tok_path, tokenizer.to_str().encode())
+    parts = [
+        encode(train_ex, where=f"{cfg.task} train"),
+        encode(dev_ex[: cfg.max_eval], where=f"{cfg.task} dev"),
+        encode(test_ex, where=f"{cfg.task} test"),
+    ]
+    arrays = dict(zip(("train", "dev", "test"), trim_padding(*parts), strict=True))
+    streams = encode_stream(tokenizer, train_lines), encode_stream(tokenizer, held_lines)
+    return Prepared(tokenizer, *streams, labels, train_ex, arrays)
 
-    # 3. pretraining ------------------------------------------------------------------------------
-    model_cfg = dataclasses.replace(cfg.model, vocab_size=tokenizer.get_vocab_size())
+
+def pretrain(cfg: Config, run_dir: Path, data: Prepared) -> tuple[GPT, dict]:
+    """3. pretraining: next-token prediction; the LM is saved in ``lm/`` and scored on held-out text."""
+    model_cfg = dataclasses.replace(cfg.model, vocab_size=data.tokenizer.get_vocab_size())
     lm = GPT(model_cfg, rngs=nnx.Rngs(cfg.pretrain.seed))
     lm_eval = lm_evaluator(lm, cfg.model.max_len)
+    batches = LMBatches(data.train_stream, cfg.pretrain.batch_size, cfg.model.max_len, cfg.pretrain.seed)
     t0 = time.perf_counter()
     fit(
         lm,
         lm_loss,
-        lm_batches,
+        batches,
         phase(cfg.pretrain),
         run_dir,
-        eval_fn=lambda m: {"eval_loss": np.divide(*lm_eval(m, held_stream, cfg.max_eval))},
+        eval_fn=lambda m: {"eval_loss": np.divide(*lm_eval(m, data.held_stream, cfg.max_eval))},
         resume=resume_phase(cfg.run, run_dir, "pretrain"),
         phase="pretrain",
         progress=cfg.run.progress,
     )
-    pretrain_seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
     save_model(run_dir / "lm", lm, {"model": model_cfg.to_dict(), "architecture": "gpt"})
-    say(cfg.run, f"scoring the LM on all {len(held_stream):,} held-out tokens")
-    total_nll, n_tokens = lm_eval(lm, held_stream)
-    ppl = perplexity(total_nll, n_tokens)
+    say(cfg.run, f"scoring the LM on all {len(data.held_stream):,} held-out tokens")
+    total_nll, n_tokens = lm_eval(lm, data.held_stream)
+    return lm, {
+        "lm_perplexity": perplexity(total_nll, n_tokens),
+        "lm_eval_tokens": n_tokens,
+        "parameters": count_params(lm),
+        "pretrain_seconds": round(seconds, 1),
+    }
 
-    # 4. fine-tuning ------------------------------------------------------------------------------
-    clf = SequenceClassifier(lm, len(labels), pooling="last", rngs=nnx.Rngs(cfg.finetune.seed + 1))
+
+def finetune(
+    cfg: Config, run_dir: Path, data: Prepared, lm: GPT
+) -> tuple[SequenceClassifier, Predictor, float]:
+    """4. fine-tuning: all weights and a linear head on the last token; the classifier is saved.
+    Returns it, its batched predictor and the seconds the phase took."""
+    clf = SequenceClassifier(lm, len(data.labels), pooling="last", rngs=nnx.Rngs(cfg.finetune.seed + 1))
     predict = classifier_predictor(clf)
-
+    dev = data.arrays["dev"]
+    batches = ExampleBatches(data.arrays["train"], cfg.finetune.batch_size, cfg.finetune.seed)
     t0 = time.perf_counter()
     fit(
         clf,
         classification_loss,
-        clf_batches,
+        batches,
         phase(cfg.finetune),
         run_dir,
-        eval_fn=lambda m: classification_scores(predict(m, dev_arrays), dev_arrays["labels"]),
+        eval_fn=lambda m: classification_scores(predict(m, dev), dev["labels"]),
         resume=resume_phase(cfg.run, run_dir, "finetune"),
         phase="finetune",
         progress=cfg.run.progress,
     )
-    finetune_seconds = time.perf_counter() - t0
-    classifier_config = {"model": model_cfg.to_dict(), "architecture": "gpt-classifier", "pooling": "last"}
-    save_model(run_dir, clf, {**classifier_config, "labels": list(labels)})
+    seconds = time.perf_counter() - t0
+    config = {"model": lm.cfg.to_dict(), "architecture": "gpt-classifier", "pooling": "last"}
+    save_model(run_dir, clf, {**config, "labels": list(data.labels)})
+    return clf, predict, seconds
 
-    # 5. evaluation -------------------------------------------------------------------------------
+
+def test(cfg: Config, data: Prepared, predict: Predictor, clf: SequenceClassifier) -> tuple[dict, dict]:
+    """5. evaluation on the test split, beside the majority-class baseline: (report, figures)."""
+    test_arrays = data.arrays["test"]
     say(cfg.run, f"testing the classifier on {len(test_arrays['labels']):,} examples")
     pred_ids = predict(clf, test_arrays).argmax(-1)
-    gold = [labels[i] for i in test_arrays["labels"]]
-    pred = [labels[i] for i in pred_ids]
-    report = classification_report(gold, pred)
-    majority = collections.Counter(r["label"] for r in train_ex).most_common(1)[0][0]
+    gold = [data.labels[i] for i in test_arrays["labels"]]
+    report = classification_report(gold, [data.labels[i] for i in pred_ids])
+    majority = collections.Counter(r["label"] for r in data.train_examples).most_common(1)[0][0]
     baseline = classification_report(gold, [majority] * len(gold))
-    summary = {
-        "lm_perplexity": ppl,
-        "lm_eval_tokens": n_tokens,
+    return report, {
         "test_accuracy": report["accuracy"],
         "test_macro_f1": report["macro"]["f1"],
         "majority_label": majority,
         "majority_accuracy": baseline["accuracy"],
         "majority_macro_f1": baseline["macro"]["f1"],
-        "parameters": count_params(lm),
-        "pretrain_seconds": round(pretrain_seconds, 1),
+    }
+
+
+def run(cfg: Config) -> int:
+    t_start = time.perf_counter()
+    run_dir = run_folder(cfg, COMMAND)
+    data = prepare(cfg, run_dir)
+    start_run(cfg, run_dir, COMMAND)
+    if not cfg.run.resume:
+        write_file(run_dir / "tokenizer.json", data.tokenizer.to_str().encode())
+    lm, lm_figures = pretrain(cfg, run_dir, data)
+    clf, predict, finetune_seconds = finetune(cfg, run_dir, data, lm)
+    report, test_figures = test(cfg, data, predict, clf)
+    summary = {
+        "lm_perplexity": lm_figures["lm_perplexity"],
+        "lm_eval_tokens": lm_figures["lm_eval_tokens"],
+        **test_figures,
+        "parameters": lm_figures["parameters"],
+        "pretrain_seconds": lm_figures["pretrain_seconds"],
         "finetune_seconds": round(finetune_seconds, 1),
         "total_seconds": round(time.perf_counter() - t_start, 1),
     }
     MetricsLog(run_dir / "metrics.jsonl").write({"phase": "test", "step": cfg.finetune.steps, **summary})
-    text = _report(cfg, run_dir, summary, report, corpus, task)
+    text = _report(cfg, run_dir, summary, report)
     save_report(run_dir, text, {**summary, "test": report})
     print(text)
     return 0
 
 
-def _report(cfg: Config, run_dir: Path, s: dict, report: dict, corpus: Dataset, task: Dataset) -> str:
+def _report(cfg: Config, run_dir: Path, s: dict, report: dict) -> str:
     lines = [
         f"# minilm run `{run_dir.name}`",
         "",
-        f"Pretrained a {cfg.model.n_layer}-layer GPT ({s['parameters']:,} parameters) on `{corpus.name}` for "
-        f"{cfg.pretrain.steps} steps ({s['pretrain_seconds']} s), fine-tuned it on `{task.name}` for "
+        f"Pretrained a {cfg.model.n_layer}-layer GPT ({s['parameters']:,} parameters) on `{cfg.corpus}` for "
+        f"{cfg.pretrain.steps} steps ({s['pretrain_seconds']} s), fine-tuned it on `{cfg.task}` for "
         f"{cfg.finetune.steps} steps ({s['finetune_seconds']} s). Total {s['total_seconds']} s.",
         "",
         "| result | value |",
