@@ -16,7 +16,7 @@ import textwrap
 import pytest
 
 from minilm.errors import UserError
-from minilm.train.parallel import use_cpu_devices
+from minilm.train.distributed import DistributedConfig
 
 SCRIPT = textwrap.dedent(
     """
@@ -86,8 +86,8 @@ def test_four_devices_match_one_device():
 
 
 def test_cpu_devices_must_be_positive():
-    with pytest.raises(UserError, match="--cpu_devices=0"):
-        use_cpu_devices(0)
+    with pytest.raises(UserError, match="cpu_devices: must be >= 1"):
+        DistributedConfig(cpu_devices=0)
 
 
 def _flat(x):

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from minilm.cli import lm
+from minilm.config import parse_config
 from minilm.errors import UserError
 from minilm.train import checkpoint
 from minilm.train.distributed import DistributedConfig
@@ -241,5 +243,7 @@ def test_bad_setups_are_user_errors(env, variables, flags, message):
     "field, value", [("num_processes", -1), ("process_id", -2), ("init_timeout", 0), ("cluster", "mpi")]
 )
 def test_bad_fields_are_user_errors(field, value):
-    with pytest.raises(UserError, match=f"--dist.{field}="):
+    with pytest.raises(UserError, match=f"^{field}: "):
         DistributedConfig(**{field: value})
+    with pytest.raises(UserError, match=f"^--dist.{field}='?{value}'?: "):  # on the command line
+        parse_config(lm.Config, [f"--dist.{field}={value}"])

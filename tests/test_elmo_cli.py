@@ -56,8 +56,9 @@ def test_nearest_sense_accuracy_closed_form() -> None:
 
 
 TINY_RUN = [
-    "--steps=120", "--emb_dim=32", "--hidden=64", "--proj_dim=32", "--batch_size=16", "--seq_len=20",
-    "--lr=1e-2", "--warmup_steps=10", "--dropout=0.0", "--eval_every=120", "--max_eval_tokens=2000",
+    "--steps=120", "--model.emb_dim=32", "--model.hidden=64", "--model.proj_dim=32", "--batch_size=16",
+    "--seq_len=20", "--lr=1e-2", "--train.warmup_steps=10", "--model.dropout=0.0", "--eval_every=120",
+    "--max_eval_tokens=2000",
     "--progress=false",
 ]  # fmt: skip
 
@@ -113,8 +114,8 @@ def test_train_cli_char_model_on_text_files(tmp_path: Path) -> None:
     (tmp_path / "valid.txt").write_text("\n".join(lines[-100:]) + "\n")
     run = [
         "elmo", "--name=char", f"--out_dir={tmp_path}", "--encoder=char", f"--data={tmp_path / 'train.txt'}",
-        f"--valid={tmp_path / 'valid.txt'}", "--char_filters=1:4,3:8", "--char_highway=0", *TINY_RUN[1:],
-        "--layers=1", "--steps=4", "--eval_every=2",
+        f"--valid={tmp_path / 'valid.txt'}", "--model.filters=1:4,3:8", "--model.highway=0", *TINY_RUN[1:],
+        "--model.layers=1", "--steps=4", "--eval_every=2",
     ]  # fmt: skip
     assert train_cli.main(run) == 0
     report = json.loads((tmp_path / "char" / "report.json").read_text())

@@ -225,10 +225,10 @@ def test_stop_tokens_from_flags(gpt_run):
     _, tokenizer, end_of_text = load_lm(str(gpt_run))
     assert end_of_text == EOS
     stops = generation_config(
-        parse_config(Config, ["--stop=<sep>,<cls>"]), tokenizer, end_of_text
+        parse_config(Config, ["--model=x", "--stop=<sep>,<cls>"]), tokenizer, end_of_text
     ).stop_tokens
     assert stops == (EOS, SEP, CLS)
-    off = parse_config(Config, ["--stop_at_eos=false", "--strategy=beam"])
+    off = parse_config(Config, ["--model=x", "--stop_at_eos=false", "--strategy=beam"])
     assert generation_config(off, tokenizer, end_of_text).stop_tokens == ()
 
 
@@ -237,7 +237,7 @@ def test_generate_refuses_bad_runs_and_flags(gpt_run, bert_run, capsys):
         ([f"--model={bert_run}"], "is a BERT, not a causal LM: generation needs a GPT"),
         ([f"--model={gpt_run}", "--stop=<nope>"], "--stop '<nope>' is not a token"),
         ([f"--model={gpt_run}", "--max_new_tokens=40"], "exceeds the model's max_len 16"),
-        ([f"--model={gpt_run}", "--strategy=sample", "--temperature=0"], "needs a temperature > 0"),
+        ([f"--model={gpt_run}", "--strategy=sample", "--temperature=0"], "--temperature=0.0: must be > 0"),
         ([f"--model={gpt_run}", "--prompts_file=/no/such.txt"], "/no/such.txt: no such file"),
     ]
     for flags, message in cases:

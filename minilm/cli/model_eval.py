@@ -189,7 +189,6 @@ def run_embed(cfg: EmbedConfig) -> int:
 
 def run_similarity(cfg: SimilarityConfig) -> int:
     loaded = load_model(cfg.model)
-    say(f"loading {cfg.data}")
     dataset = load_dataset(cfg.data, cfg.root.data_dir or None)
     if dataset.task != "similarity":
         raise UserError(

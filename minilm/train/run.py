@@ -12,7 +12,6 @@ continues the newest run of the same command in ``out_dir``.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -116,9 +115,10 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 def say(run: RunConfig, message: str) -> None:
-    """Tell the user what a long phase is doing (on stderr, beside the progress bars), with --progress."""
+    """Tell the user what a long phase is doing (with --progress; on stdout, so that stderr holds only
+    the progress bars and, on bad input, the one-line error)."""
     if run.progress and is_lead():
-        print(message, file=sys.stderr, flush=True)
+        print(message, flush=True)
 
 
 def resume_phase(run: RunConfig, run_dir: Path, phase: str) -> bool:
