@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """Benchmark: minilm's ELMo biLM against the PyTorch anchor ``torch_bilstm_lm.py``, same settings, one run.
 
-    python bench/bilm.py --train ../corpora/wiki_en_2m.txt --valid ../corpora/wiki_en_valid.txt \\
-        --anchor-python ../refvenv/bin/python [--steps 300] [--repeats 1] [--eval-tokens 0]
+    python bench/bilm.py [--train bench/corpora/wiki_en_2m.txt] [--valid bench/corpora/wiki_en_valid.txt]
+        [--steps 300] [--repeats 1] [--eval-tokens 0] [--anchor-python PYTHON]
 
 Runtime (measured on a 2-core machine shared with other jobs, load average 7-9): 7m45s for
 ``--steps 30 --eval-tokens 20000``; ours alone took 19 min for 300 steps + the whole valid file.
-The corpora come from ``../shared/anchors/prep_wikipedia_en.py``; ``--anchor-python`` is a Python with
-torch (not a minilm dependency).
+The corpora come from ``python bench/corpora.py``; the anchor, ``bench/anchors/torch_bilstm_lm.py``, runs
+with this Python (``pip install -e .[anchors]`` brings torch) or ``--anchor-python``, one with torch.
 
 Both sides: forward and backward 2-layer LSTM-256 over shared 128-dim word embeddings, 10,000 most
 frequent training words + <unk>, one softmax shared by the directions, windows of 35 predictions per
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from minilm.models.elmo import BiLM, BiLMConfig  # noqa: E402
 from minilm.objectives.bilm import bilm_evaluator, bilm_loss  # noqa: E402
 from minilm.train.loop import TrainConfig, fit  # noqa: E402
 
+BENCH = Path(__file__).resolve().parent
 BATCH, SEQ, VOCAB = 32, 35, 10000
 
 
@@ -95,10 +95,10 @@ def run_anchor(python: str, anchor: Path, train: Path, valid: Path, steps: int, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--train", type=Path, default=Path("../corpora/wiki_en_2m.txt"))
-    ap.add_argument("--valid", type=Path, default=Path("../corpora/wiki_en_valid.txt"))
-    ap.add_argument("--anchor", type=Path, default=Path("../shared/anchors/torch_bilstm_lm.py"))
-    ap.add_argument("--anchor-python", default=os.environ.get("MINILM_REF_PYTHON", "python"))
+    ap.add_argument("--train", type=Path, default=BENCH / "corpora" / "wiki_en_2m.txt")
+    ap.add_argument("--valid", type=Path, default=BENCH / "corpora" / "wiki_en_valid.txt")
+    ap.add_argument("--anchor", type=Path, default=BENCH / "anchors" / "torch_bilstm_lm.py")
+    ap.add_argument("--anchor-python", default=sys.executable, help="a Python with torch for the anchor")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=1, help="alternating runs of each side")
@@ -106,7 +106,7 @@ def main() -> None:
     args = ap.parse_args()
     for path in (args.train, args.valid, args.anchor):
         if not path.is_file():
-            raise SystemExit(f"error: {path} not found (see the usage at the top of bench/bilm.py)")
+            raise SystemExit(f"error: {path} not found (the corpora: python bench/corpora.py --data_dir ...)")
 
     ours, theirs = [], []
     for _ in range(args.repeats):

@@ -1,19 +1,20 @@
 #!/usr/bin/env python
 """Benchmark: a character-level GPT on TinyShakespeare, ours against the PyTorch anchor, one run.
 
-    python bench/char_gpt.py --anchor-python ../refvenv/bin/python [--iters 2000] [--repeats 1] [--threads 2]
-        [--data ../shared/data/tinyshakespeare/input.txt] [--anchor ../shared/anchors/torch_gpt_char.py]
+    python bench/char_gpt.py [--iters 2000] [--repeats 1] [--threads 2] [--anchor-python PYTHON]
+        [--data $MINILM_DATA/tinyshakespeare/input.txt] [--anchor bench/anchors/torch_gpt_char.py]
 
-Runtime per repeat: the anchor's 2000 iterations (about 80 s on a quiet 2-core machine, per its README)
+Runtime per repeat: the anchor's 2000 iterations (about 80 s on a quiet 2-core machine)
 plus ours (the same iterations and 10-15 s of compilation).
 ``--iters N`` shortens both runs (the anchor's ``--max-iters N``); the learning-rate schedules then
 differ (the anchor keeps its 2000-iteration cosine, ours decays over N), so a short run compares speed,
-not the final loss.  ``--anchor-python ''`` runs ours only.  ``--threads N`` pins this process and the
-anchor to the first N CPUs (and gives the anchor ``--threads N``): on a machine shared with other jobs,
-``--threads 1`` keeps PyTorch's thread pool from spinning against the other jobs, which otherwise
-slows it far more than XLA (seen here: 40x against 6x under a load of 8 on 2 cores).  Ours trains as
-``train.py --cpu_devices=N`` does, N = ``--cpu-devices`` (default ``--threads``): the CPU split into N
-JAX devices, data-parallel over them (see :func:`minilm.train.parallel.use_cpu_devices`).
+not the final loss.  The anchor runs with this Python (``pip install -e .[anchors]`` brings torch) or
+``--anchor-python``, one with torch; ``--anchor-python ''`` runs ours only.  ``--threads N`` pins this
+process and the anchor to the first N CPUs (and gives the anchor ``--threads N``): on a machine shared
+with other jobs, ``--threads 1`` keeps PyTorch's thread pool from spinning against the other jobs,
+which otherwise slows it far more than XLA (seen here: 40x against 6x under a load of 8 on 2 cores).
+Ours trains as ``train.py --cpu_devices=N`` does, N = ``--cpu-devices`` (default ``--threads``): the CPU
+split into N JAX devices, data-parallel over them (see :func:`minilm.train.parallel.use_cpu_devices`).
 
 Both sides, as ``torch_gpt_char.py``: 4 layers, 4 heads, 128 dims, block 64, batch 12, no biases
 (dense layers and LayerNorms), exact GELU, tied embeddings, no dropout, N(0, 0.02) init with residual
@@ -54,13 +55,13 @@ import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
 from minilm.data.batches import LMBatches  # noqa: E402
+from minilm.data.registry import data_root  # noqa: E402
 from minilm.models.transformer import GPT, TransformerConfig  # noqa: E402
 from minilm.objectives.lm import lm_loss  # noqa: E402
 from minilm.train.loop import TrainConfig, fit  # noqa: E402
 from minilm.train.parallel import use_cpu_devices  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 BATCH, BLOCK = 12, 64
 EVAL_EVERY, EVAL_BATCHES, FINAL_EVAL_BATCHES = 250, 20, 200
 
@@ -169,17 +170,17 @@ def run_anchor(python: str, script: Path, data: Path, iters: int, seed: int, thr
     if proc.returncode != 0:
         raise SystemExit(f"error: the anchor failed ({' '.join(cmd)}):\n{proc.stderr[-2000:]}")
     res = json.loads(proc.stdout.strip().splitlines()[-1])
-    keep = ("train_seconds", "ms_per_iter_median", "final_val_loss", "final_val_loss_200b")
-    return {("final_val_loss_20b" if k == "final_val_loss" else k): res[k] for k in keep}
+    keep = ("train_seconds", "ms_per_iter_median", "final_val_loss_20b", "final_val_loss_200b")
+    return {k: res[k] for k in keep}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    default_data = Path(os.environ.get("MINILM_DATA", SHARED / "data")) / "tinyshakespeare" / "input.txt"
+    default_data = data_root() / "tinyshakespeare" / "input.txt"
     ap.add_argument("--data", type=Path, default=default_data, help="TinyShakespeare input.txt")
-    ap.add_argument("--anchor", type=Path, default=SHARED / "anchors" / "torch_gpt_char.py")
-    ap.add_argument("--anchor-python", default=str(ROOT.parent / "refvenv" / "bin" / "python"),
-                    help="a Python with torch ('' = run ours only)")  # fmt: skip
+    ap.add_argument("--anchor", type=Path, default=ROOT / "bench" / "anchors" / "torch_gpt_char.py")
+    ap.add_argument("--anchor-python", default=sys.executable,
+                    help="a Python with torch for the anchor ('' = run ours only)")  # fmt: skip
     ap.add_argument("--iters", type=int, default=2000, help="training iterations of each run")
     ap.add_argument("--repeats", type=int, default=1, help="alternating runs of each (medians reported)")
     ap.add_argument("--seed", type=int, default=0)

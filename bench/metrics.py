@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Benchmark: minilm's metrics against sacreBLEU, scikit-learn and rouge-score on the anchor's inputs.
 
-    python bench/metrics.py [--anchors ../shared/anchors] [--repeats 5] [--seed 20261126]
+    python bench/metrics.py [--repeats 5] [--seed 20261126] [--anchors bench/anchors]
 
-Runtime: about a minute on a 2-core laptop (input generation ~5 s, then the timed calls).
+Runtime: about a minute on a 2-core laptop (input generation ~5 s, then the timed calls).  The
+references (sacreBLEU, scikit-learn, rouge-score) come with ``pip install -e .[anchors]``.
 
 The inputs are built by the anchor's own generator (``make_inputs`` of
 ``<anchors>/metrics_speed.py``, imported from that file): 10,000 BLEU sentence pairs, 1,000,000
@@ -61,7 +62,10 @@ def time_pair(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
-        "--anchors", type=Path, default=Path("../shared/anchors"), help="folder of metrics_speed.py"
+        "--anchors",
+        type=Path,
+        default=Path(__file__).resolve().parent / "anchors",
+        help="folder of metrics_speed.py",
     )
     ap.add_argument("--seed", type=int, default=20261126, help="the anchor's input seed")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs of each call (median reported)")

@@ -1,19 +1,22 @@
 """Benchmark: minilm's word vectors against gensim, side by side in one run.
 
-    python bench/vectors.py ../corpora/wiki_en_2m.txt                    # skip-gram, the anchor's settings
-    python bench/vectors.py ../corpora/wiki_en_2m.txt --methods skipgram,cbow,fasttext,glove --repeats 3
-    python bench/vectors.py ../corpora/wiki_en_2m.txt --methods cbow --batch 512 --repeats 3  # other batching
+    python bench/vectors.py bench/corpora/wiki_en_2m.txt               # skip-gram, the anchor's settings
+    python bench/vectors.py bench/corpora/wiki_en_2m.txt --methods skipgram,cbow,fasttext,glove --repeats 3
+    python bench/vectors.py bench/corpora/wiki_en_2m.txt --methods cbow --batch 512 --repeats 3  # batching
+    python bench/vectors.py bench/corpora/wiki_en_2m.txt --methods glove --glove_src PATH/GloVe  # + glove.c
 
-Corpora: ``python ../shared/anchors/prep_wikipedia_en.py ../shared/data/wikipedia_en/AA ../corpora``.
-Settings are those of ``../shared/anchors/gensim_sgns.py`` for every method: dim 100, window 5,
+Corpora: ``python bench/corpora.py --data_dir DATA_ROOT``; the references need ``pip install -e .[anchors]``.
+Settings are those of ``bench/anchors/gensim_vectors.py`` for every method: dim 100, window 5,
 negative 5, sample 1e-3, min_count 5, 5 epochs, lowercased whitespace tokens, gensim with 2 worker
-threads (``--workers``).  skip-gram runs the anchor script itself; CBOW is gensim's ``Word2Vec(sg=0)``
-and fastText gensim's ``FastText(sg=1)`` (3..6-grams, 2M buckets) with the same settings.  GloVe has
-no gensim counterpart: its quality is shown beside the others (window 10, x_max 100, 15 epochs).
+threads (``--workers``): skip-gram ``Word2Vec(sg=1)``, CBOW ``Word2Vec(sg=0)``, fastText
+``FastText(sg=1)`` (3..6-grams, 2M buckets), each run by that script.  GloVe (window 10, x_max 100,
+15 epochs) has no gensim counterpart; with ``--glove_src`` (a checkout of Stanford's GloVe) it runs
+beside glove.c, built and run by ``bench/anchors/glove_c.py``, else alone.
 
 Each run is a separate process (so that peak memory is its own) that prints one JSON line; the
 implementations alternate within each repeat and the table gives medians.  Words/s counts the
-*effective* words (kept by subsampling) over the training time only, as gensim reports it.
+*effective* words (kept by subsampling) over the training time only, as gensim reports it; the speed
+ratio is minilm's words/s over gensim's, for GloVe glove.c's training seconds over minilm's.
 Evaluation: WordSim353 and SimLex-999 Spearman (OOV pairs skipped, their share shown) and Google's
 analogies restricted to the 30k most frequent words, with minilm's evaluation (equal to gensim's,
 tests/test_vectors_keyed.py) on both sides.
@@ -29,11 +32,12 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ANCHOR = ROOT.parent / "shared" / "anchors" / "gensim_sgns.py"
+ANCHORS = ROOT / "bench" / "anchors"
 SETTINGS = dict(dim=100, window=5, negative=5, sample=1e-3, min_count=5, epochs=5)
 
 
@@ -64,81 +68,27 @@ def worker_minilm(method: str, corpus: list[str], batch: int, steps_per_call: in
     return {"impl": "minilm", **figures, **evaluate(kv)}
 
 
-def worker_gensim(method: str, corpus: list[str], workers: int) -> dict:
-    from gensim.models import FastText, Word2Vec
-
-    from minilm.vectors.keyed_vectors import KeyedVectors
-
-    sentences = read_corpus(corpus)
-    common = dict(
-        vector_size=100,
-        window=5,
-        negative=5,
-        hs=0,
-        sample=1e-3,
-        min_count=5,
-        epochs=5,
-        workers=workers,
-        seed=0,
-    )
-    model = (
-        FastText(sg=1, min_n=3, max_n=6, bucket=2_000_000, **common)
-        if method == "fasttext"
-        else Word2Vec(sg=0, **common)
-    )
-    t0 = time.perf_counter()
-    model.build_vocab(sentences)
-    vocab_seconds = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    trained, _ = model.train(sentences, total_examples=model.corpus_count, epochs=model.epochs)
-    seconds = time.perf_counter() - t0
-    kv = KeyedVectors(model.wv.index_to_key, model.wv.vectors)
-    return {
-        "impl": "gensim",
-        "vocab_size": len(kv),
-        "vocab_seconds": round(vocab_seconds, 3),
-        "effective_words": int(trained),
-        "train_seconds": round(seconds, 3),
-        "words_per_second": round(trained / seconds, 1),
-        **evaluate(kv),
-    }
+def worker_reference(method: str, corpus: list[str], workers: int, glove_src: str) -> dict:
+    """The method's anchor script: gensim_vectors.py, or glove_c.py for GloVe (its own evaluation is
+    gensim's, which ours equals)."""
+    with tempfile.TemporaryDirectory() as out:
+        if method == "glove":
+            cmd = [ANCHORS / "glove_c.py", *corpus, "--out", out, "--src", glove_src, "--threads", workers]
+        else:
+            cmd = [ANCHORS / "gensim_vectors.py", *corpus, "--method", method, "--workers", workers]
+        proc = subprocess.run(
+            [sys.executable, *map(str, cmd)], env={**os.environ, "PYTHONHASHSEED": "0"},
+            capture_output=True, text=True,
+        )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[0].name} failed:\n{proc.stderr[-3000:]}")
+    impl = "glove.c" if method == "glove" else "gensim"
+    return {"impl": impl, **json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
-def worker_anchor(corpus: list[str], workers: int) -> dict:
-    """gensim_sgns.py itself (its own evaluation is gensim's, which ours equals)."""
-    out = subprocess.run(
-        [sys.executable, str(ANCHOR), *corpus, "--workers", str(workers)],
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    r = json.loads(out.strip().splitlines()[-1])
-    keys = ["wordsim353_spearman", "wordsim353_oov_pct", "simlex999_spearman", "simlex999_oov_pct"]
-    return {
-        "impl": "gensim (anchor)",
-        "vocab_size": r["vocab_size"],
-        "vocab_seconds": r["build_vocab_seconds"],
-        "effective_words": r["effective_words_trained"],
-        "train_seconds": r["train_seconds"],
-        "words_per_second": r["effective_words_per_sec"],
-        "analogy_acc_restrict30k": r["analogy_acc_restrict30k"],
-        **{k: r[k] for k in keys},
-    }
-
-
-def spawn(impl: str, method: str, corpus: list[str], workers: int, batching: list[str]) -> dict:
+def spawn(impl: str, method: str, corpus: list[str], options: list[str]) -> dict:
     """Run one worker in a fresh process; returns its JSON result with its wall time and peak memory."""
-    cmd = [
-        sys.executable,
-        __file__,
-        *corpus,
-        "--worker",
-        impl,
-        "--methods",
-        method,
-        "--workers",
-        str(workers),
-        *batching,
-    ]
+    cmd = [sys.executable, __file__, *corpus, "--worker", impl, "--methods", method, *options]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
@@ -155,14 +105,17 @@ def median_row(rows: list[dict]) -> dict:
 def table(results: dict[str, dict[str, dict]]) -> str:
     head = (
         "| method | implementation | effective words/s | train s | vocab s | peak MB | WordSim353 ρ (OOV) "
-        "| SimLex-999 ρ (OOV) | analogy (30k) | words/s ratio |"
+        "| SimLex-999 ρ (OOV) | analogy (30k) | speed ratio |"
     )
     lines = [head, "|" + "---|" * 10]
     for method, by_impl in results.items():
-        base = by_impl.get("gensim")
+        base = by_impl.get("gensim") or by_impl.get("glove.c")
         for impl, r in by_impl.items():
             wps = r.get("words_per_second")
-            ratio = f"**{wps / base['words_per_second']:.2f}×**" if base and impl == "minilm" and wps else ""
+            ratio = ""
+            if base and impl == "minilm":
+                speed = wps / base["words_per_second"] if wps else base["train_seconds"] / r["train_seconds"]
+                ratio = f"**{speed:.2f}×**"
             lines.append(
                 f"| {method} | {r['impl']} | {f'{wps:,.0f}' if wps else '–'} | {r['train_seconds']:.1f} "
                 f"| {r['vocab_seconds']:.1f} "
@@ -185,6 +138,7 @@ def main() -> None:
     ap.add_argument(
         "--steps_per_call", type=int, default=0, help="minilm: sub-batches per jitted call (0 = CLI default)"
     )
+    ap.add_argument("--glove_src", default="", help="Stanford GloVe's sources: run glove.c beside GloVe")
     ap.add_argument("--json", default="", help="also write all runs to this JSON file")
     ap.add_argument("--worker", default="", help=argparse.SUPPRESS)  # internal: run one implementation
     args = ap.parse_args()
@@ -192,23 +146,23 @@ def main() -> None:
     if args.worker:
         if args.worker == "minilm":
             result = worker_minilm(methods[0], args.corpus, args.batch, args.steps_per_call)
-        elif methods[0] == "skipgram":
-            result = worker_anchor(args.corpus, args.workers)
         else:
-            result = worker_gensim(methods[0], args.corpus, args.workers)
+            result = worker_reference(methods[0], args.corpus, args.workers, args.glove_src)
         peak = max(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
         )
         print(json.dumps(result | {"peak_mb": round(peak / 1024, 1)}))
         return
-    batching = ["--batch", str(args.batch), "--steps_per_call", str(args.steps_per_call)]
+    options = ["--workers", str(args.workers), "--glove_src", args.glove_src]
+    options += ["--batch", str(args.batch), "--steps_per_call", str(args.steps_per_call)]
     runs: dict[str, dict[str, list[dict]]] = {}
     for method in methods:
-        impls = ["minilm"] if method == "glove" else ["gensim", "minilm"]
+        reference = "glove.c" if method == "glove" else "gensim"
+        impls = ["minilm"] if method == "glove" and not args.glove_src else [reference, "minilm"]
         for repeat in range(args.repeats):
             for impl in impls if repeat % 2 == 0 else impls[::-1]:
-                r = spawn(impl, method, args.corpus, args.workers, batching)
+                r = spawn(impl, method, args.corpus, options)
                 runs.setdefault(method, {}).setdefault(impl, []).append(r)
                 print(f"# {method} {impl} run {repeat + 1}: {json.dumps(r)}", file=sys.stderr, flush=True)
     results = {m: {impl: median_row(rs) for impl, rs in by.items()} for m, by in runs.items()}
