@@ -138,10 +138,31 @@ class ConfigError(UserError):
         self.field, self.problem = field, problem
         super().__init__(f"{field}: {problem.replace('{', '').replace('}', '')}")
 
+    def with_values(self, cfg: Any) -> ConfigError:
+        """The message with the values of ``cfg`` (``d_model=9: must be divisible by n_head=2``), for a
+        config built by a program rather than from flags."""
+
+        def named(ref: str) -> str:
+            value = cfg
+            for part in ref.split("."):
+                value = getattr(value, part, None)
+            return f"{ref}={_show(value)}"
+
+        problem = re.sub(r"\{([\w.]+)\}", lambda m: named(m.group(1)), self.problem)
+        self.args = (f"{named(self.field)}: {problem}",)
+        return self
+
 
 def validate(cfg: Any) -> None:
     """Check every field's ``check`` and the relations in ``cfg.check()``; raise ConfigError.
     (Nested components are validated when they are built.)"""
+    try:
+        _validate(cfg)
+    except ConfigError as e:
+        raise e.with_values(cfg) from None
+
+
+def _validate(cfg: Any) -> None:
     for f in dataclasses.fields(cfg):
         check, choices = f.metadata.get("check"), f.metadata.get("choices")
         value = getattr(cfg, f.name)

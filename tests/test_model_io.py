@@ -77,8 +77,8 @@ BAD_CONFIGS = [
     (_model_entry(n_layer="1"), r"config.json, key 'model': n_layer=\"1\" is not an integer"),
     (_model_entry(n_layer=True), r"config.json, key 'model': n_layer=true is not an integer"),
     (_model_entry(dropout=None), r"config.json, key 'model': dropout=null is not a number"),
-    (_model_entry(n_layer=0), r"config.json, key 'model': model n_layer=0: must be >= 1"),
-    (_model_entry(d_model=9), r"config.json, key 'model': model d_model=9 is not divisible by n_head=2"),
+    (_model_entry(n_layer=0), r"config.json, key 'model': n_layer=0: must be >= 1"),
+    (_model_entry(d_model=9), r"config.json, key 'model': d_model=9: must be divisible by n_head=2"),
 ]
 
 

@@ -49,7 +49,8 @@ def test_default_run_writes_every_file(finished_run):
     assert "LM perplexity" in report and "majority-class baseline" in report and "confusion matrix" in report
     config = json.loads((finished_run / "config.json").read_text())
     assert config["labels"] == ["negative", "positive"] and config["model"]["d_model"] == 32
-    assert json.loads((finished_run / "train_config.json").read_text())["d_model"] == 32
+    saved = json.loads((finished_run / "train_config.json").read_text())
+    assert saved["model"]["d_model"] == 32 and saved["command"] == "pipeline" and saved["run"]["name"] == "a"
 
 
 def test_killed_run_resumes_to_identical_model(finished_run, tmp_path, monkeypatch):
@@ -148,7 +149,7 @@ def test_resume_errors(finished_run, tmp_path, capsys):
     code, err = cli(
         [*TINY, f"--out_dir={finished_run.parent}", "--name=a", "--resume", "--d_model=64"], capsys
     )
-    assert code == 2 and "--d_model=64 differs from the run's 32" in err
+    assert code == 2 and "--model.d_model=64 differs from the run's 32" in err
     # a corrupt checkpoint: one line, and the corrupt file is left for the user to inspect
     run = tmp_path / "c"
     run.mkdir()
@@ -156,8 +157,7 @@ def test_resume_errors(finished_run, tmp_path, capsys):
         json.dumps(
             {
                 **json.loads((finished_run / "train_config.json").read_text()),
-                "name": "c",
-                "out_dir": str(tmp_path),
+                "run": {"name": "c", "out_dir": str(tmp_path), "resume": False, "progress": False},
             }
         )  # fmt: skip
     )
@@ -177,8 +177,9 @@ def test_checkpoint_from_another_config_is_rejected(finished_run, tmp_path, caps
     run = tmp_path / "d"
     (run / "checkpoints").mkdir(parents=True)
     saved = json.loads((finished_run / "train_config.json").read_text())
-    (run / "train_config.json").write_text(json.dumps({**saved, "name": "d", "out_dir": str(tmp_path),
-                                                       "d_model": 16}))  # fmt: skip
+    saved["run"] |= {"name": "d", "out_dir": str(tmp_path)}
+    saved["model"]["d_model"] = 16
+    (run / "train_config.json").write_text(json.dumps(saved))
     (run / "tokenizer.json").write_bytes((finished_run / "tokenizer.json").read_bytes())
     (run / "checkpoints" / "pretrain.safetensors").write_bytes(
         (finished_run / "checkpoints" / "pretrain.safetensors").read_bytes()

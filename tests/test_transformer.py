@@ -64,7 +64,7 @@ def _tokens(b: int, t: int, seed: int = 0) -> jax.Array:
 
 
 def test_config_bad_values() -> None:
-    with pytest.raises(UserError, match="not divisible"):
+    with pytest.raises(UserError, match="^d_model=10: must be divisible by n_head=4$"):
         TransformerConfig(d_model=10, n_head=4)
     with pytest.raises(UserError, match="gelu"):
         TransformerConfig(gelu="relu")

@@ -118,6 +118,8 @@ class Prepared:
     labels: tuple[str, ...]
     train_examples: list[dict]
     arrays: dict[str, dict[str, np.ndarray]]  # train / dev / test: tokens, attention_mask, labels
+    lm_batches: LMBatches  # pretraining windows
+    clf_batches: ExampleBatches  # fine-tuning examples
 
 
 def prepare(cfg: Config, run_dir: Path) -> Prepared:
@@ -143,8 +145,10 @@ def prepare(cfg: Config, run_dir: Path) -> Prepared:
         encode(test_ex, where=f"{cfg.task} test"),
     ]
     arrays = dict(zip(("train", "dev", "test"), trim_padding(*parts), strict=True))
-    streams = encode_stream(tokenizer, train_lines), encode_stream(tokenizer, held_lines)
-    return Prepared(tokenizer, *streams, labels, train_ex, arrays)
+    train_stream, held_stream = encode_stream(tokenizer, train_lines), encode_stream(tokenizer, held_lines)
+    lm_batches = LMBatches(train_stream, cfg.pretrain.batch_size, cfg.model.max_len, cfg.pretrain.seed)
+    clf_batches = ExampleBatches(arrays["train"], cfg.finetune.batch_size, cfg.finetune.seed)
+    return Prepared(tokenizer, train_stream, held_stream, labels, train_ex, arrays, lm_batches, clf_batches)
 
 
 def pretrain(cfg: Config, run_dir: Path, data: Prepared) -> tuple[GPT, dict]:
@@ -152,12 +156,11 @@ def pretrain(cfg: Config, run_dir: Path, data: Prepared) -> tuple[GPT, dict]:
     model_cfg = dataclasses.replace(cfg.model, vocab_size=data.tokenizer.get_vocab_size())
     lm = GPT(model_cfg, rngs=nnx.Rngs(cfg.pretrain.seed))
     lm_eval = lm_evaluator(lm, cfg.model.max_len)
-    batches = LMBatches(data.train_stream, cfg.pretrain.batch_size, cfg.model.max_len, cfg.pretrain.seed)
     t0 = time.perf_counter()
     fit(
         lm,
         lm_loss,
-        batches,
+        data.lm_batches,
         phase(cfg.pretrain),
         run_dir,
         eval_fn=lambda m: {"eval_loss": np.divide(*lm_eval(m, data.held_stream, cfg.max_eval))},
@@ -185,12 +188,11 @@ def finetune(
     clf = SequenceClassifier(lm, len(data.labels), pooling="last", rngs=nnx.Rngs(cfg.finetune.seed + 1))
     predict = classifier_predictor(clf)
     dev = data.arrays["dev"]
-    batches = ExampleBatches(data.arrays["train"], cfg.finetune.batch_size, cfg.finetune.seed)
     t0 = time.perf_counter()
     fit(
         clf,
         classification_loss,
-        batches,
+        data.clf_batches,
         phase(cfg.finetune),
         run_dir,
         eval_fn=lambda m: classification_scores(predict(m, dev), dev["labels"]),

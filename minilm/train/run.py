@@ -98,14 +98,16 @@ def run_folder(cfg: Any, command: str) -> Path:
 
 
 def start_run(cfg: Any, run_dir: Path, command: str) -> None:
-    """Create the run folder and save the settings (a resumed run saves the ones it continues with,
-    so that a run extended with larger ``steps`` records them).  Only process 0 of a job writes."""
+    """Create the run folder and save the settings; a resumed run rewrites them only when they changed
+    (a run extended with larger ``steps``).  Only process 0 of a job writes."""
     if not is_lead():
         return
     run_dir.mkdir(parents=True, exist_ok=True)
     saved = {COMMAND_KEY: command, **config_to_dict(cfg)}
     saved["run"]["resume"] = False
-    atomic_write_bytes(run_dir / SAVED_CONFIG, json.dumps(saved, indent=2).encode())
+    path = run_dir / SAVED_CONFIG
+    if not (path.is_file() and _read_saved(path) == saved):
+        atomic_write_bytes(path, json.dumps(saved, indent=2).encode())
 
 
 def write_file(path: Path, data: bytes) -> None:
