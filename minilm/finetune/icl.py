@@ -95,9 +95,9 @@ class PromptFormat:
         return self.template.format_map({**record, LABEL_FIELD: label_word})
 
     def query(self, record: Record) -> str:
-        """A test example: the template up to its label, trailing whitespace removed (it belongs to
-        the continuation, see :meth:`continuation`)."""
-        return self.template.removesuffix("{" + LABEL_FIELD + "}").format_map(record).rstrip()
+        """A test example: the template up to its label, less the whitespace before the label (it
+        belongs to the continuation, see :meth:`continuation`)."""
+        return self.template.removesuffix("{" + LABEL_FIELD + "}").rstrip().format_map(record)
 
     def continuation(self, c: int) -> str:
         """What follows :meth:`query` for class ``c``: the template's whitespace before the label, then
