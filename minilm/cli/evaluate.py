@@ -41,6 +41,7 @@ COMMANDS: dict[str, Command] = {
     "context": Command(
         "minilm.cli.elmo", "ELMo: a word's neighbours in context", "ContextConfig", "run_context"
     ),
+    "icl": Command("minilm.cli.icl", "in-context k-shot classification with a causal LM", "Config", "run"),
     "vectors": Command(
         "minilm.cli.vectors", "word vectors: similarity, analogies, neighbours", "EvalConfig", "run_evaluate"
     ),
