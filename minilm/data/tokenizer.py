@@ -85,14 +85,30 @@ def encode_stream(tokenizer: Tokenizer, lines: Sequence[str]) -> np.ndarray:
 
 
 def encode_padded(tokenizer: Tokenizer, texts: Sequence[str], max_len: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each text truncated to ``max_len - 1`` tokens + ``<eos>``, right-padded with ``<pad>``.
+    """Each text as one row of ``max_len`` tokens, right-padded: tokens (N, max_len) int32 and
+    attention_mask (N, max_len) int32 (1 = real token).
 
-    Returns tokens (N, max_len) int32 and attention_mask (N, max_len) int32 (1 = real token).  A GPT
-    classifier pools the last real token, the ``<eos>`` that has seen the whole text.
+    minilm's tokenizers: the text cut to ``max_len - 1`` tokens + ``<eos>``, padded with ``<pad>`` (a
+    GPT classifier pools the last real token, the ``<eos>`` that has seen the whole text).  Another
+    tokenizer (a Hugging Face folder's) adds its own special tokens (BERT: ``[CLS] .. [SEP]``); a row
+    that is too long keeps its first tokens and its closing special token, and pads with the
+    tokenizer's ``[PAD]`` (or ``<pad>``, else id 0) -- the mask, not the id, says what is padding.
     """
-    tokens = np.full((len(texts), max_len), PAD, dtype=np.int32)
+    ours = tokenizer.token_to_id("<pad>") == PAD and tokenizer.token_to_id("<eos>") == EOS
+    pad = (
+        PAD
+        if ours
+        else next((i for t in ("[PAD]", "<pad>") if (i := tokenizer.token_to_id(t)) is not None), 0)
+    )
+    tokens = np.full((len(texts), max_len), pad, dtype=np.int32)
+    mask = np.zeros((len(texts), max_len), dtype=np.int32)
     for i, enc in enumerate(tokenizer.encode_batch(list(texts))):
-        row = enc.ids[: max_len - 1] + [EOS]
+        if ours:
+            row = enc.ids[: max_len - 1] + [EOS]
+        elif len(enc.ids) > max_len and enc.special_tokens_mask[-1]:
+            row = enc.ids[: max_len - 1] + enc.ids[-1:]
+        else:
+            row = enc.ids[:max_len]
         tokens[i, : len(row)] = row
-    mask = (tokens != PAD).astype(np.int32)
+        mask[i, : len(row)] = 1
     return tokens, mask
