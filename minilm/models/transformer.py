@@ -241,11 +241,12 @@ class MultiHeadAttention(nnx.Module):
         with no arguments on every forward pass and returns the prefix (prefix-tuning computes it
         from its own parameters, :mod:`minilm.finetune.prefix`)."""
         if prefix is not None:
-            shape = jax.eval_shape(prefix).shape if isinstance(prefix, nnx.Module) else tuple(prefix.shape)
+            computed = isinstance(prefix, nnx.Module)
+            shape = tuple((jax.eval_shape(lambda: prefix()) if computed else prefix).shape)
             heads = (self.n_head, self.head_dim)
             if len(shape) != 4 or shape[0] != 2 or shape[2:] != heads:
                 raise ValueError(f"prefix shape {shape}: expected (2, P, {heads[0]}, {heads[1]})")
-            if not isinstance(prefix, nnx.Variable):
+            if not (computed or isinstance(prefix, nnx.Variable)):
                 prefix = KVPrefix(jnp.asarray(prefix))
         self.prefix = prefix
 
