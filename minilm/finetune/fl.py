@@ -38,7 +38,9 @@ class FLConfig:
     """k new hidden units in the FFN of the chosen blocks."""
 
     units: int = opt(32, "k: new hidden units per FFN", check=at_least(1))
-    last: int = opt(-1, "the top k blocks get units (-1 = every block, 0 = none besides `blocks`)", check=at_least(-1))
+    last: int = opt(
+        -1, "the top k blocks get units (-1 = every block, 0 = none besides `blocks`)", check=at_least(-1)
+    )
     blocks: tuple[int, ...] = opt((), "these blocks too (0 = the bottom one, -1 = the top one)")
     train_head: bool = opt(True, "the task head trains")
 

@@ -49,7 +49,7 @@ class LoRAParam(nnx.Param):
 
 @dataclass(frozen=True)
 class LoRAConfig:
-    """LoRA on chosen projections of every block (defaults: the anchor's r 8, alpha 16, dropout 0.1, q and v)."""
+    """LoRA on chosen projections of every block (defaults as the anchor: r 8, alpha 16, dropout 0.1, q v)."""
 
     r: int = opt(8, "rank of the update", check=at_least(1))
     alpha: float = opt(16.0, "the update is scaled by alpha / r", check=above(0))

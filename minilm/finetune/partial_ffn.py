@@ -24,7 +24,9 @@ from minilm.models.transformer import backbone_of
 class PartialFFNConfig:
     """Which blocks' FFNs train."""
 
-    last: int = opt(1, "the FFNs of the top k blocks train (-1 = every block, 0 = only `blocks`)", check=at_least(-1))
+    last: int = opt(
+        1, "the FFNs of the top k blocks train (-1 = every block, 0 = only `blocks`)", check=at_least(-1)
+    )
     blocks: tuple[int, ...] = opt((), "these blocks' FFNs too (0 = the bottom one, -1 = the top one)")
     train_head: bool = opt(True, "the task head trains")
 

@@ -43,7 +43,9 @@ class PromptConfig:
     """P soft-prompt vectors before every input (the anchor uses 20)."""
 
     length: int = opt(20, "P: virtual tokens", check=at_least(1))
-    init: str = opt("vocab", "initial vectors: sampled vocabulary rows, U(-0.5, 0.5), or a text's tokens", choices=INITS)
+    init: str = opt(
+        "vocab", "initial vectors: sampled vocabulary rows, U(-0.5, 0.5), or a text's tokens", choices=INITS
+    )
     text: str = opt("", "the text whose token embeddings start the prompt (init=text)")
     train_head: bool = opt(True, "the task head trains")
 

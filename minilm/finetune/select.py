@@ -79,7 +79,9 @@ def layer_norm_params(model: nnx.Module) -> frozenset[Path]:
     """The scales and biases of the backbone's LayerNorms."""
     root = backbone_path(model)
     prefixes = tuple(
-        (*root, *path) for path, module in nnx.iter_modules(backbone_of(model)) if isinstance(module, LayerNorm)
+        (*root, *path)
+        for path, module in nnx.iter_modules(backbone_of(model))
+        if isinstance(module, LayerNorm)
     )
     return base_params(model, under(*prefixes))
 
