@@ -53,8 +53,10 @@ class PromptConfig:
         validate(self)
 
     def check(self) -> None:
-        if (self.init == "text") != bool(self.text):
-            raise ConfigError("text", "give a text exactly when {init}=text")
+        if self.init == "text" and not self.text:
+            raise ConfigError("text", "is required with {init}")
+        if self.init != "text" and self.text:
+            raise ConfigError("text", "is read only with init=text, not {init}")
 
 
 def apply_prompt(

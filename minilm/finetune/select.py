@@ -28,54 +28,56 @@ from minilm.errors import UserError
 from minilm.models.layers import LayerNorm
 from minilm.models.transformer import Transformer, backbone_of
 
-Path = tuple[Any, ...]  # ("backbone", "blocks", 0, "ffn", "up", "kernel")
+KeyPath = tuple[Any, ...]  # ("backbone", "blocks", 0, "ffn", "up", "kernel")
 
 
 @dataclass(frozen=True)
 class Paths:
     """An NNX filter: the variables at exactly these paths."""
 
-    paths: frozenset[Path]
+    paths: frozenset[KeyPath]
 
-    def __call__(self, path: Path, variable: Any) -> bool:
+    def __call__(self, path: KeyPath, variable: Any) -> bool:
         return tuple(path) in self.paths
 
 
-def base_params(model: nnx.Module, where: Callable[[Path], bool] = lambda path: True) -> frozenset[Path]:
+def base_params(
+    model: nnx.Module, where: Callable[[KeyPath], bool] = lambda path: True
+) -> frozenset[KeyPath]:
     """Paths of the model's own ``nnx.Param`` variables (not a method's subclasses) that satisfy ``where``."""
     state = nnx.state(model, lambda path, v: type(v) is nnx.Param)
     return frozenset(tuple(path) for path, _ in nnx.to_flat_state(state) if where(tuple(path)))
 
 
-def backbone_path(model: nnx.Module) -> Path:
+def backbone_path(model: nnx.Module) -> KeyPath:
     """Where the backbone sits: () for a bare Transformer, ("backbone",) in a GPT, BERT or task head."""
     backbone = backbone_of(model)
     return () if backbone is model else ("backbone",)
 
 
-def under(*prefixes: Path) -> Callable[[Path], bool]:
+def under(*prefixes: KeyPath) -> Callable[[KeyPath], bool]:
     """``where`` for :func:`base_params`: the path starts with one of ``prefixes``."""
     return lambda path: any(path[: len(p)] == p for p in prefixes)
 
 
-def head_params(model: nnx.Module) -> frozenset[Path]:
+def head_params(model: nnx.Module) -> frozenset[KeyPath]:
     """Every base parameter outside the backbone (none for a bare Transformer)."""
     root = backbone_path(model)
     return frozenset() if root == () else base_params(model, lambda path: not under(root)(path))
 
 
-def embedding_prefixes(model: nnx.Module) -> tuple[Path, ...]:
+def embedding_prefixes(model: nnx.Module) -> tuple[KeyPath, ...]:
     """The embedding layer: token, position and token-type tables and BERT's embedding LayerNorm."""
     root = backbone_path(model)
     return tuple((*root, name) for name in ("tok_emb", "pos_emb", "type_emb", "emb_ln"))
 
 
-def block_prefix(model: nnx.Module, i: int, *part: str) -> Path:
+def block_prefix(model: nnx.Module, i: int, *part: str) -> KeyPath:
     """Block ``i`` (or one of its sublayers, e.g. "ffn")."""
     return (*backbone_path(model), "blocks", i, *part)
 
 
-def layer_norm_params(model: nnx.Module) -> frozenset[Path]:
+def layer_norm_params(model: nnx.Module) -> frozenset[KeyPath]:
     """The scales and biases of the backbone's LayerNorms."""
     root = backbone_path(model)
     prefixes = tuple(
@@ -100,7 +102,7 @@ def block_indices(backbone: Transformer, last: int, blocks: Iterable[int]) -> li
     return sorted(chosen)
 
 
-def trainable(model: nnx.Module, new: type[nnx.Param] | None = None, paths: Iterable[Path] = ()) -> Any:
+def trainable(model: nnx.Module, new: type[nnx.Param] | None = None, paths: Iterable[KeyPath] = ()) -> Any:
     """The filter of what trains: variables of type ``new`` and the base parameters at ``paths``.
 
     Training nothing is a UserError (an optimizer over nothing would run without complaint)."""
