@@ -53,14 +53,28 @@ def dropout(x: jax.Array, rate: float, rngs: nnx.Rngs | None) -> jax.Array:
 
 class Dense(nnx.Module):
     """``y = x W + b`` with W (d_in, d_out) ~ N(0, std^2), b = 0. Any leading shape is flattened to one
-    GEMM, (N, d_in) @ W, computed in ``dtype`` (the parameters stay float32)."""
+    GEMM, (N, d_in) @ W, computed in ``dtype`` (the parameters stay float32).
 
-    def __init__(self, d_in: int, d_out: int, *, bias: bool, std: float, dtype: str, rngs: nnx.Rngs):
-        self.kernel = nnx.Param(normal(rngs, (d_in, d_out), std))
-        self.bias = nnx.Param(jnp.zeros((d_out,), jnp.float32)) if bias else None
+    ``param``: the Variable type of W and b (a fine-tuning method marks its new layers with its own
+    ``nnx.Param`` subclass).  ``rngs`` in the call is unused here: the Transformer's projections pass
+    their dropout stream, so a module that wraps one of them (LoRA's dropout) receives it."""
+
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        *,
+        bias: bool,
+        std: float,
+        dtype: str,
+        rngs: nnx.Rngs,
+        param: type[nnx.Param] = nnx.Param,
+    ):
+        self.kernel = param(normal(rngs, (d_in, d_out), std))
+        self.bias = param(jnp.zeros((d_out,), jnp.float32)) if bias else None
         self.dtype = dtype
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
         lead = x.shape[:-1]
         y = x.reshape(-1, x.shape[-1]).astype(self.dtype) @ self.kernel[...].astype(self.dtype)  # (N, d_out)
         if self.bias is not None:

@@ -21,6 +21,10 @@ Papers and equations implemented here
 - Li & Liang 2021 (prefix-tuning): an attention layer may hold P extra key/value vectors that every
   query attends to (:meth:`MultiHeadAttention.set_prefix`; none by default).  They are state of the
   layer, not an argument, so every caller -- training, evaluation, cached generation -- sees them.
+  The prefix is an array, a Variable, or a module that computes it (prefix-tuning's reparameterisation).
+- Lester et al. 2021 (prompt tuning): the backbone may hold P learned vectors that run before the
+  tokens (:meth:`Transformer.set_prompt`; none by default); their outputs are dropped, so callers see
+  (B, T, D) hidden states of the real tokens only.
 
 Conventions
 - ``tokens`` (B, T) int32; ``attention_mask`` (B, T) with 1 = real token, 0 = padding (left or right);
@@ -218,6 +222,8 @@ class MultiHeadAttention(nnx.Module):
     ``prefix`` (None by default): P key/value pairs per head, (2, P, H, Q), that every query attends
     to in addition to the tokens (and the cache), through no mask: Li & Liang 2021's prefix-tuning,
     ``head_i = Attention(x W_i^Q, [P_i^K; X W_i^K], [P_i^V; X W_i^V])``.
+
+    The projections receive the dropout stream (``rngs``), for modules that wrap them (LoRA).
     """
 
     def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
@@ -225,18 +231,22 @@ class MultiHeadAttention(nnx.Module):
         self.out = _dense(cfg, cfg.d_model, cfg.d_model, residual=True, rngs=rngs)
         self.n_head, self.head_dim = cfg.n_head, cfg.head_dim
         self.attn_dropout = cfg.attn_dropout
-        self.prefix: nnx.Variable | None = nnx.data(None)
+        self.prefix: nnx.Variable | nnx.Module | None = nnx.data(None)
 
-    def set_prefix(self, prefix: jax.Array | nnx.Variable | None) -> None:
+    def set_prefix(self, prefix: jax.Array | nnx.Variable | nnx.Module | None) -> None:
         """Give the layer prefix keys and values, (2, P, H, Q) (keys first), or remove them (None).
 
         An array is held as a :class:`KVPrefix`; a Variable (e.g. a trainable ``nnx.Param`` subclass)
-        is held as it is, so the Variable type decides whether training sees it."""
+        is held as it is, so the Variable type decides whether training sees it; a Module is called
+        with no arguments on every forward pass and returns the prefix (prefix-tuning computes it
+        from its own parameters, :mod:`minilm.finetune.prefix`)."""
         if prefix is not None:
-            shape, heads = tuple(prefix.shape), (self.n_head, self.head_dim)
+            computed = isinstance(prefix, nnx.Module)
+            shape = tuple((jax.eval_shape(lambda: prefix()) if computed else prefix).shape)
+            heads = (self.n_head, self.head_dim)
             if len(shape) != 4 or shape[0] != 2 or shape[2:] != heads:
                 raise ValueError(f"prefix shape {shape}: expected (2, P, {heads[0]}, {heads[1]})")
-            if not isinstance(prefix, nnx.Variable):
+            if not (computed or isinstance(prefix, nnx.Variable)):
                 prefix = KVPrefix(jnp.asarray(prefix))
         self.prefix = prefix
 
@@ -256,7 +266,7 @@ class MultiHeadAttention(nnx.Module):
         """
         b, t, d = x.shape
         h = self.n_head
-        qkv = self.qkv(x).reshape(b, t, 3, h, d // h).transpose(2, 0, 3, 1, 4)  # (3, B, H, T, Q)
+        qkv = self.qkv(x, rngs=rngs).reshape(b, t, 3, h, d // h).transpose(2, 0, 3, 1, 4)  # (3, B, H, T, Q)
         q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, H, T, Q)
         blocks: list[KVBlock] = [(k, v, mask)]
         new_past = None
@@ -268,12 +278,13 @@ class MultiHeadAttention(nnx.Module):
                 for c, n in ((k_cache, k), (v_cache, v))
             )
         if self.prefix is not None:
-            prefix = self.prefix[...].transpose(0, 2, 1, 3)  # (2, H, P, Q)
+            prefix = self.prefix() if isinstance(self.prefix, nnx.Module) else self.prefix[...]
+            prefix = prefix.transpose(0, 2, 1, 3)  # (2, H, P, Q)
             kv = jnp.broadcast_to(prefix[:, None], (2, b, *prefix.shape[1:]))  # (2, B, H, P, Q)
             pk, pv = kv[0], kv[1]
             blocks.append((pk.astype(k.dtype), pv.astype(v.dtype), None))
         y = attention(q, blocks, attn_dropout=self.attn_dropout, rngs=rngs)  # (B, H, T, Q)
-        return self.out(y.transpose(0, 2, 1, 3).reshape(b, t, d)), new_past  # (B, T, D)
+        return self.out(y.transpose(0, 2, 1, 3).reshape(b, t, d), rngs=rngs), new_past  # (B, T, D)
 
 
 # -------------------------------------------------------------------------------------------- blocks
@@ -287,8 +298,8 @@ class FeedForward(nnx.Module):
         self.down = _dense(cfg, cfg.d_ff, cfg.d_model, residual=True, rngs=rngs)
         self.approximate = cfg.gelu == "tanh"
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        return self.down(gelu(self.up(x), self.approximate))
+    def __call__(self, x: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
+        return self.down(gelu(self.up(x, rngs=rngs), self.approximate), rngs=rngs)
 
 
 class Block(nnx.Module):
@@ -314,11 +325,11 @@ class Block(nnx.Module):
         if self.pre_ln:  # GPT-2: x + f(LN(x))
             a, new_past = self.attn(self.ln1(x), mask, past=past, rngs=rngs)
             x = x + dropout(a, self.rate, rngs)
-            x = x + dropout(self.ffn(self.ln2(x)), self.rate, rngs)
+            x = x + dropout(self.ffn(self.ln2(x), rngs=rngs), self.rate, rngs)
         else:  # BERT: LN(x + f(x))
             a, new_past = self.attn(x, mask, past=past, rngs=rngs)
             x = self.ln1(x + dropout(a, self.rate, rngs))
-            x = self.ln2(x + dropout(self.ffn(x), self.rate, rngs))
+            x = self.ln2(x + dropout(self.ffn(x, rngs=rngs), self.rate, rngs))
         return x, new_past
 
 
@@ -326,7 +337,11 @@ class Block(nnx.Module):
 
 
 class Transformer(nnx.Module):
-    """Embeddings + L blocks (+ final LN for pre-LN): tokens (B, T) -> hidden states (B, T, D)."""
+    """Embeddings + L blocks (+ final LN for pre-LN): tokens (B, T) -> hidden states (B, T, D).
+
+    ``prompt`` (None by default): P vectors (P, D) that run before the tokens (prompt tuning,
+    :meth:`set_prompt`).
+    """
 
     def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
         self.cfg = cfg
@@ -339,6 +354,18 @@ class Transformer(nnx.Module):
         self.emb_ln = None if cfg.pre_ln else LayerNorm(cfg.d_model, eps=eps, bias=bias)
         self.blocks = nnx.List([Block(cfg, rngs=rngs) for _ in range(cfg.n_layer)])
         self.ln_f = LayerNorm(cfg.d_model, eps=eps, bias=bias) if cfg.pre_ln else None
+        self.prompt: nnx.Variable | None = nnx.data(None)
+
+    def set_prompt(self, prompt: nnx.Variable | None) -> None:
+        """Prepend P vectors (P, D) to every sequence, or remove them (None): Lester et al. 2021.
+
+        The embedding sequence becomes ``[p_1 .. p_P; e(x_1) .. e(x_T)]`` (each row then gets its
+        position and token-type embedding like a token's): the virtual tokens take positions 0..P-1,
+        the real tokens' positions shift by P, and every token may attend to the virtual ones.  The
+        Variable's type decides whether training sees it."""
+        if prompt is not None and tuple(prompt.shape[1:]) != (self.cfg.d_model,):
+            raise ValueError(f"prompt shape {tuple(prompt.shape)}: expected (P, {self.cfg.d_model})")
+        self.prompt = prompt
 
     def __call__(
         self,
@@ -348,21 +375,30 @@ class Transformer(nnx.Module):
         token_types: jax.Array | None = None,
         rngs: nnx.Rngs | None = None,
     ) -> jax.Array:
-        """tokens (B, T) int -> hidden (B, T, D)."""
-        t = tokens.shape[1]
-        if t > self.cfg.max_len:
-            raise ValueError(f"sequence length {t} exceeds max_len={self.cfg.max_len}")
+        """tokens (B, T) int -> hidden (B, T, D).
+
+        With a prompt, the P virtual tokens are real for the mask and their outputs are dropped: the
+        result is the real tokens' (B, T, D), so pooling and losses never see the virtual ones."""
+        b, t = tokens.shape
+        p = 0 if self.prompt is None else self.prompt.shape[0]
+        if p + t > self.cfg.max_len:
+            raise ValueError(f"sequence length {t} (+ {p} prompt vectors) exceeds max_len={self.cfg.max_len}")
+        if p:
+            real = jnp.ones((b, t), bool) if attention_mask is None else attention_mask.astype(bool)
+            attention_mask = jnp.concatenate([jnp.ones((b, p), bool), real], axis=1)  # (B, P + T)
+            if token_types is not None:
+                token_types = jnp.concatenate([jnp.zeros((b, p), token_types.dtype), token_types], axis=1)
         if attention_mask is None:
             positions = None
             key_valid = None
         else:
             key_valid = attention_mask.astype(bool)  # (B, T)
             positions = jnp.maximum(jnp.cumsum(key_valid, axis=1, dtype=jnp.int32) - 1, 0)
-        mask = self._mask(key_valid, t)
-        x = self._embed(tokens, positions, token_types, rngs)
+        mask = self._mask(key_valid, p + t)
+        x = self._embed(tokens, positions, token_types, rngs)  # (B, P + T, D)
         for block in self.blocks:
             x, _ = block(x, mask, rngs=rngs)
-        return self._final(x)
+        return self._final(x[:, p:])
 
     def extend(
         self,
@@ -378,6 +414,8 @@ class Transformer(nnx.Module):
         """
         if not self.cfg.causal:
             raise ValueError("a key/value cache only makes sense for a causal model")
+        if self.prompt is not None:
+            raise UserError("cached decoding with a soft prompt (prompt tuning) is not supported")
         b, t = tokens.shape
         real = jnp.ones((b, t), bool) if attention_mask is None else attention_mask.astype(bool)  # (B, T)
         positions = cache.next_pos[:, None] + jnp.cumsum(real, axis=1, dtype=jnp.int32) - 1
@@ -407,15 +445,21 @@ class Transformer(nnx.Module):
         token_types: jax.Array | None,
         rngs: nnx.Rngs | None,
     ) -> jax.Array:
-        """token + position (+ token-type) embeddings, (B, T) -> (B, T, D); post-LN models normalise."""
-        t = tokens.shape[1]
+        """token + position (+ token-type) embeddings, (B, T) -> (B, T, D); post-LN models normalise.
+
+        With a prompt the P vectors come first, (B, P + T, D), and ``positions`` / ``token_types``
+        cover all P + T rows."""
         x = self.tok_emb(tokens)  # (B, T, D)
+        if self.prompt is not None:
+            prompt = self.prompt[...][None].astype(x.dtype)  # (1, P, D)
+            x = jnp.concatenate([jnp.broadcast_to(prompt, (x.shape[0], *prompt.shape[1:])), x], axis=1)
+        t = x.shape[1]
         if positions is None:
             x = x + self.pos_emb.embedding[:t][None]  # (1, T, D): positions 0..T-1, a slice, not a gather
         else:
             x = x + self.pos_emb(positions)
         if self.type_emb is not None:
-            types = jnp.zeros_like(tokens) if token_types is None else token_types
+            types = jnp.zeros(x.shape[:2], jnp.int32) if token_types is None else token_types
             x = x + self.type_emb(types)
         elif token_types is not None:
             raise ValueError("token_types given but the model has type_vocab_size=0")
