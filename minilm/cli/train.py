@@ -22,6 +22,9 @@ COMMANDS: dict[str, Command] = {
     "generate": Command(
         "minilm.cli.generate", "continue prompts with a trained GPT: greedy, sampling, beam search"
     ),
+    "finetune": Command(
+        "minilm.cli.finetune", "adapt a pretrained backbone to a task: full, freeze, adapters, LoRA, ..."
+    ),
     "vectors": Command("minilm.cli.vectors", "static word vectors: skip-gram, CBOW, fastText or GloVe"),
 }
 

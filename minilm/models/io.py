@@ -202,13 +202,13 @@ def load_model(path: str) -> LoadedModel:
                 "(a Hugging Face config)"
             )
         raise UserError(f"{config_path}: architecture {config['architecture']!r} is not a language model")
-    raise UserError(f"--model={path}: no config.json in it or in {Path(path) / 'lm'}")
+    raise UserError(f"{path}: no config.json in it or in {Path(path) / 'lm'}")
 
 
 def _from_hf(path: str) -> LoadedModel:
     ckpt = load_hf(path)
     if ckpt.tokenizer is None:
-        raise UserError(f"--model={path}: the folder has no tokenizer.json")
+        raise UserError(f"{path}: the folder has no tokenizer.json")
     return LoadedModel(ckpt.model, ckpt.tokenizer, "hf")
 
 
