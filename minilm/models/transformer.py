@@ -398,7 +398,7 @@ class Transformer(nnx.Module):
         x = self._embed(tokens, positions, token_types, rngs)  # (B, P + T, D)
         for block in self.blocks:
             x, _ = block(x, mask, rngs=rngs)
-        return self._final(x[:, p:])
+        return self._final(x[:, p:] if p else x)
 
     def extend(
         self,
