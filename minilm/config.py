@@ -211,6 +211,11 @@ def flag_names(cls: type) -> set[str]:
     return set(_leaves(cls)) | set(getattr(cls, "ALIASES", {}))
 
 
+def cli_key(cls: type, path: str) -> str:
+    """The flag (without ``--``) of the field at dotted ``path``: ``run.name`` -> ``name`` (flat section)."""
+    return next((key for key, (p, _, _) in _leaves(cls).items() if p == path), path)
+
+
 def leaf_fields(cls: type) -> dict[str, tuple[Any, dataclasses.Field]]:
     """CLI key -> (type, field) of every setting of a command (the tests walk them)."""
     return {key: (tp, f) for key, (_, f, tp) in _leaves(cls).items()}

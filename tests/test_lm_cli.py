@@ -5,6 +5,7 @@ argmax loop, determinism per seed, and one clear line + exit code 2 for bad inpu
 from __future__ import annotations
 
 import json
+import shutil
 import math
 import re
 from pathlib import Path
@@ -243,3 +244,15 @@ def test_generate_refuses_bad_runs_and_flags(gpt_run, bert_run, capsys):
     for flags, message in cases:
         code, _, err = cli(["generate", *flags], capsys)
         assert code == 2 and len(err.strip().splitlines()) == 1 and re.search(re.escape(message), err), err
+
+
+def test_resume_without_name_and_with_more_steps_extends_the_run(gpt_run, corpus, tmp_path):
+    """The Quick-start case: a run started without --name resumes as the newest run of its command, and a
+    larger --steps continues a finished run from its last checkpoint."""
+    shutil.copytree(gpt_run, tmp_path / "copied")
+    argv = [a for a in lm_args(tmp_path, "", corpus, "--resume", "--steps=9") if not a.startswith("--name")]
+    assert lm_cli.run(parse_config(lm_cli.Config, argv[1:])) == 0
+    records = [json.loads(line) for line in (tmp_path / "copied" / "metrics.jsonl").read_text().splitlines()]
+    assert max(r["step"] for r in records if r["phase"] == "pretrain") == 9
+    saved = json.loads((tmp_path / "copied" / "train_config.json").read_text())
+    assert saved["train"]["steps"] == 9 and saved["run"]["name"] == "copied"

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from minilm.config import config_to_dict, opt
+from minilm.config import cli_key, config_to_dict, opt
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
 from minilm.train.distributed import is_lead
@@ -40,7 +40,7 @@ class RunConfig:
 def _may_differ(path: str, before: Any, now: Any) -> bool:
     """Settings a resumed run may change: how it is shown, and ``steps`` made larger (extends it)."""
     leaf = path.rsplit(".", 1)[-1]
-    if leaf in ("resume", "progress", "name"):
+    if leaf in ("resume", "progress", "name", "out_dir", "data_dir"):  # how it is shown, where things are
         return True
     return leaf == "steps" and isinstance(before, int) and isinstance(now, int) and now >= before
 
@@ -85,8 +85,9 @@ def run_folder(cfg: Any, command: str) -> Path:
         now = _flat(config_to_dict(cfg))
         for path, value in now.items():
             if path in before and before[path] != value and not _may_differ(path, before[path], value):
+                flag = cli_key(type(cfg), path)
                 raise UserError(
-                    f"--resume: --{path}={value!r} differs from the run's {before[path]!r} ({saved_path})"
+                    f"--resume: --{flag}={value!r} differs from the run's {before[path]!r} ({saved_path})"
                 )
         return run_dir
     if not run.name:
