@@ -86,7 +86,7 @@ def test_four_devices_match_one_device():
 
 
 def test_cpu_devices_must_be_positive():
-    with pytest.raises(UserError, match="cpu_devices: must be >= 1"):
+    with pytest.raises(UserError, match="^cpu_devices=0: must be >= 1$"):
         DistributedConfig(cpu_devices=0)
 
 

@@ -243,7 +243,7 @@ def test_bad_setups_are_user_errors(env, variables, flags, message):
     "field, value", [("num_processes", -1), ("process_id", -2), ("init_timeout", 0), ("cluster", "mpi")]
 )
 def test_bad_fields_are_user_errors(field, value):
-    with pytest.raises(UserError, match=f"^{field}: "):
+    with pytest.raises(UserError, match=f"^{field}={value}: "):
         DistributedConfig(**{field: value})
     with pytest.raises(UserError, match=f"^--dist.{field}='?{value}'?: "):  # on the command line
         parse_config(lm.Config, [f"--dist.{field}={value}"])

@@ -220,6 +220,7 @@ def test_cli_runs_on_tiny_gpt2(capsys):
         "--shots=0,1,2",
         "--seeds=0,1",
         "--max_eval=10",
+        "--progress=false",
     ]
     assert main([*argv, "--json", "--label_words=negative:bad,positive:good"]) == 0
     got = json.loads(capsys.readouterr().out)

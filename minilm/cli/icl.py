@@ -14,8 +14,8 @@ contextually calibrated, and the majority-class baseline; ``--json``: one object
 
 from __future__ import annotations
 
+import functools
 import json
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,7 @@ from minilm.finetune.icl import (
     prompt_format,
 )
 from minilm.models.io import load_lm
+from minilm.train.run import say
 
 TASKS = ("classification", "pair_classification")
 
@@ -58,6 +59,7 @@ class Config:
     max_eval: int = opt(400, "test inputs classified at most", check=at_least(1))
     batch_size: int = opt(16, "rows (input x class) per forward pass", check=at_least(1))
     json: bool = opt(False, "print one JSON object")
+    progress: bool = opt(True, "say what each long step is doing")
     root: DataRoot = sub(DataRoot, flat=True)
 
     def check(self) -> None:
@@ -87,10 +89,20 @@ def run(cfg: Config) -> int:
     train = labelled(dataset.split("train"))
     records = dataset.split(cfg.split)
     test = labelled([records[i] for i in _eval_subset(len(records), cfg.max_eval)])
-    say(f"loading {cfg.model}")
+    say(cfg, f"loading {cfg.model}")
     model, tokenizer, bos = load_lm(cfg.model)
     results = evaluate_shots(
-        model, tokenizer, fmt, train, test, cfg.shots, cfg.seeds, cfg.selection, bos, cfg.batch_size, say
+        model,
+        tokenizer,
+        fmt,
+        train,
+        test,
+        cfg.shots,
+        cfg.seeds,
+        cfg.selection,
+        bos,
+        cfg.batch_size,
+        functools.partial(say, cfg),
     )
     majority = majority_baseline([c for _, c in test])
     summary = {
@@ -119,8 +131,3 @@ def run(cfg: Config) -> int:
     lines.append(f"majority-class baseline {100 * majority:.2f}")
     print("\n".join(lines))
     return 0
-
-
-def say(message: str) -> None:
-    """What a long step is doing, on stderr (stdout keeps the result alone)."""
-    print(message, file=sys.stderr, flush=True)

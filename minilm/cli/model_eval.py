@@ -24,7 +24,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from minilm.models.io import LoadedModel, load_model
 from minilm.models.transformer import BERT, GPT
 from minilm.objectives.lm import score_sequences
 from minilm.objectives.mlm import pseudo_log_likelihood
+from minilm.train.run import say
 
 MODEL_HELP = "minilm model/run folder, Hugging Face folder, or hf:<repo_id>"
 
@@ -59,6 +59,7 @@ class PerplexityConfig:
         8, "windows/lines (BERT: masked copies, one per token) per forward pass", check=at_least(1)
     )
     json: bool = opt(False, "print one JSON object")
+    progress: bool = opt(True, "say what each long step is doing")
 
 
 def bert_special_ids(loaded: LoadedModel) -> tuple[int, int, int]:
@@ -146,6 +147,7 @@ class EmbedConfig:
         256, "truncate to this many tokens (at most the model's context)", check=at_least(1)
     )
     json: bool = opt(False, "print one JSON object")
+    progress: bool = opt(True, "say what each long step is doing")
 
 
 @dataclass
@@ -159,6 +161,7 @@ class SimilarityConfig:
         256, "truncate to this many tokens (at most the model's context)", check=at_least(1)
     )
     json: bool = opt(False, "print one JSON object")
+    progress: bool = opt(True, "say what each long step is doing")
     root: DataRoot = sub(DataRoot, flat=True)
 
 
@@ -196,7 +199,7 @@ def run_similarity(cfg: SimilarityConfig) -> int:
         )
     split = cfg.split if len(dataset.splits) > 1 else next(iter(dataset.splits))
     pairs = dataset.split(split)
-    say(f"embedding {len(pairs):,} sentence pairs")
+    say(cfg, f"embedding {len(pairs):,} sentence pairs")
     left = _embed(loaded, [p["sentence1"] for p in pairs], cfg.max_length)
     right = _embed(loaded, [p["sentence2"] for p in pairs], cfg.max_length)
     cosine = (left * right).sum(axis=1)  # both L2-normalised
@@ -214,8 +217,3 @@ def run_similarity(cfg: SimilarityConfig) -> int:
             f"Pearson {result['pearson']:.2f}  ({len(pairs)} pairs)"
         )
     return 0
-
-
-def say(message: str) -> None:
-    """What a long step is doing, on stderr (stdout keeps the result alone)."""
-    print(message, file=sys.stderr, flush=True)

@@ -117,10 +117,11 @@ def write_file(path: Path, data: bytes) -> None:
         atomic_write_bytes(path, data)
 
 
-def say(run: RunConfig, message: str) -> None:
-    """Tell the user what a long phase is doing (with --progress; on stdout, so that stderr holds only
-    the progress bars and, on bad input, the one-line error)."""
-    if run.progress and is_lead():
+def say(settings: Any, message: str) -> None:
+    """Tell the user what a long phase is doing, if ``settings.progress`` (a command's ``--progress``):
+    on stdout, so that stderr holds only the progress bars and, on bad input, the one-line error.
+    (A command printing ``--json`` on stdout says nothing.)"""
+    if settings.progress and not getattr(settings, "json", False) and is_lead():
         print(message, flush=True)
 
 
