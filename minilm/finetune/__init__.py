@@ -33,6 +33,9 @@ bitfit                    bitfit.py    (Ben Zaken et al. 2022)       biases
 ========================  =========================================  ==================================
 
 (``prompt``'s apply also takes ``encode=`` -- the tokenizer's text -> ids -- for ``init=text``.)
+
+LoRA on a GPT or BERT also saves in, and loads from, the Hugging Face ``peft`` format
+(:mod:`minilm.finetune.peft_format`), for the model :func:`minilm.models.hf.save_hf` exports.
 """
 
 from __future__ import annotations

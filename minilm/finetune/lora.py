@@ -14,7 +14,7 @@ update added to that slice's D output columns), not one LoRA on the whole (D, 3D
 Hu et al. adapt (W_q and W_v, §7.1) and what PEFT does on BERT's separate query/value layers (the
 anchor's LoRA), with the same counts, 2 D r per slice.  (PEFT on GPT-2's fused ``c_attn`` shares one
 A among q, k and v; LoRAs on the q and v slices equal a fused LoRA of rank 2 r whose B is block-
-shaped, so they can be written in that form.)
+shaped: :mod:`minilm.finetune.peft_format` writes them in that form, for peft.)
 
 Merging (§4.1, "no additional inference latency"): ``W = W_0 + (alpha / r) A B``.  :func:`merge` is
 idempotent -- a merged layer is not merged again, so the update can never be added twice -- and a

@@ -344,21 +344,28 @@ def _load_rows(model: nnx.Module, rows: list[Row], weights: dict[str, np.ndarray
 # ----------------------------------------------------------------------------------------- exporting
 
 
-def save_hf(model: GPT | BERT, folder: str | Path, tokenizer: Tokenizer | None = None) -> None:
-    """Write ``model`` as a ``GPT2LMHeadModel`` (a GPT) or ``BertForMaskedLM`` (a BERT) folder."""
+def export_layout(model: GPT | BERT) -> tuple[str, list[Row], str]:
+    """How ``model`` is exported: the architecture ("gpt2" or "bert"), its weight table, and the prefix of
+    the base model's names in the head model (``transformer.`` in ``GPT2LMHeadModel``, ``bert.`` in
+    ``BertForMaskedLM``)."""
     cfg = model.cfg
     if isinstance(model, GPT):
         if not cfg.pre_ln:
             raise UserError("GPT-2 format needs pre-LN blocks (pre_ln=true)")
         if cfg.type_vocab_size:
             raise UserError("GPT-2 format has no token-type embeddings (type_vocab_size must be 0)")
-        arch, rows, prefix = "gpt2", list(_gpt2_rows(cfg)), "transformer."
-    elif isinstance(model, BERT):
+        return "gpt2", list(_gpt2_rows(cfg)), "transformer."
+    if isinstance(model, BERT):
         if cfg.pre_ln:
             raise UserError("BERT format needs post-LN blocks (pre_ln=false)")
-        arch, rows, prefix = "bert", list(_bert_rows(cfg, with_mlm_head=True)), "bert."
-    else:
-        raise UserError(f"cannot export a {type(model).__name__}: pass a GPT or a BERT")
+        return "bert", list(_bert_rows(cfg, with_mlm_head=True)), "bert."
+    raise UserError(f"cannot export a {type(model).__name__}: pass a GPT or a BERT")
+
+
+def save_hf(model: GPT | BERT, folder: str | Path, tokenizer: Tokenizer | None = None) -> None:
+    """Write ``model`` as a ``GPT2LMHeadModel`` (a GPT) or ``BertForMaskedLM`` (a BERT) folder."""
+    cfg = model.cfg
+    arch, rows, prefix = export_layout(model)
     params = {
         "/".join(map(str, path)): np.asarray(var[...])
         for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param))
