@@ -109,3 +109,12 @@ def test_every_method_has_its_section():
     assert cfg.method_config.reduction_factor == 8
     with pytest.raises(UserError, match="unknown flag"):
         parse_config(finetune.Config, [f"--init={GPT2}", "--nosuch.r=1"])
+
+
+def test_evaluate_classify_scores_the_saved_run(runs, capsys):
+    from minilm.cli.evaluate import main as evaluate_main
+
+    assert evaluate_main(["classify", str(runs / "lora"), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    report = json.loads((runs / "lora" / "report.json").read_text())
+    assert scored["task"] == "world_sentiment" and scored["accuracy"] == report["test_accuracy"]

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import collections
 import functools
+import json
 import resource
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import jax
@@ -35,8 +37,10 @@ from flax import nnx
 
 from minilm.config import at_least, opt, required, sub
 from minilm.data.batches import ExampleBatches, classification_arrays, trim_padding
+from minilm.data.formats import read_json
 from minilm.data.registry import DataRoot, load_dataset
 from minilm.data.splits import task_splits
+from minilm.errors import UserError
 from minilm.finetune import METHODS, trainable_count
 from minilm.finetune.adapters import HoulsbyConfig, PfeifferConfig
 from minilm.finetune.bitfit import BitFitConfig
@@ -46,7 +50,7 @@ from minilm.finetune.lora import LoRAConfig
 from minilm.finetune.partial_ffn import PartialFFNConfig
 from minilm.finetune.prefix import PrefixConfig
 from minilm.finetune.prompt import PromptConfig
-from minilm.finetune.saved import Finetuned, build, save_method
+from minilm.finetune.saved import Finetuned, build, load_method, save_method
 from minilm.metrics.classification import classification_report, format_report
 from minilm.models.transformer import count_params
 from minilm.objectives.classification import classification_loss, classification_scores, classifier_predictor
@@ -54,7 +58,7 @@ from minilm.train.distributed import ALIASES as DIST_ALIASES
 from minilm.train.distributed import DistributedConfig
 from minilm.train.loop import TrainConfig, fit
 from minilm.train.optim import make_optimizer
-from minilm.train.run import RunConfig, resume_phase, run_folder, say, start_run, write_file
+from minilm.train.run import SAVED_CONFIG, RunConfig, resume_phase, run_folder, say, start_run, write_file
 from minilm.train.runlog import MetricsLog, save_report, summary_table
 
 COMMAND = "finetune"
@@ -164,6 +168,54 @@ def run(cfg: Config) -> int:
     save_report(run_dir, text, {**summary, "test": report})
     print(text)
     return 0
+
+
+# --- evaluate.py classify -----------------------------------------------------------------------------
+
+
+@dataclass
+class EvalConfig:
+    """Score a fine-tuned classifier (a run folder of `train.py finetune`) on a task's split."""
+
+    run_dir: str = opt(
+        "", "a run folder of `train.py finetune` (method.json + method.safetensors)", check=required
+    )
+    task: str = opt("", "the task to score (default: the one it was trained on)")
+    split: str = opt("test", "split to score (a file's only split is used whatever this says)")
+    max_len: int = opt(64, "tokens per example (at most the backbone's context)", check=at_least(2))
+    json: bool = opt(False, "print one JSON object")
+    root: DataRoot = sub(DataRoot, flat=True)
+
+    POSITIONAL: ClassVar = "run_dir"
+
+
+def run_classify(cfg: EvalConfig) -> int:
+    tuned = load_method(cfg.run_dir, trains=False)
+    task_name = cfg.task or _trained_task(cfg.run_dir)
+    dataset = load_dataset(task_name, cfg.root.data_dir or None)
+    split = cfg.split if len(dataset.splits) > 1 else next(iter(dataset.splits))
+    labels = tuned.meta["labels"]
+    label_ids = {label: i for i, label in enumerate(labels)}
+    width = min(cfg.max_len, tuned.model.backbone.cfg.max_len)
+    arrays = classification_arrays(
+        tuned.tokenizer,
+        dataset.split(split),
+        label_ids=label_ids,
+        max_len=width,
+        where=f"{task_name} {split}",
+    )
+    logits = classifier_predictor(tuned.model)(tuned.model, arrays)
+    gold = [labels[i] for i in arrays["labels"]]
+    report = classification_report(gold, [labels[i] for i in np.asarray(logits).argmax(-1)])
+    print(json.dumps({"task": task_name, "split": split, **report}) if cfg.json else format_report(report))
+    return 0
+
+
+def _trained_task(run_dir: str) -> str:
+    saved = read_json(Path(run_dir) / SAVED_CONFIG)
+    if not isinstance(saved, dict) or not isinstance(saved.get("task"), str):
+        raise UserError(f"{run_dir}: no task in its {SAVED_CONFIG}; pass --task")
+    return saved["task"]
 
 
 def _test(
