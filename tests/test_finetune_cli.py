@@ -118,3 +118,31 @@ def test_evaluate_classify_scores_the_saved_run(runs, capsys):
     scored = json.loads(capsys.readouterr().out)
     report = json.loads((runs / "lora" / "report.json").read_text())
     assert scored["task"] == "world_sentiment" and scored["accuracy"] == report["test_accuracy"]
+
+
+def test_bert_style_backbone_from_train_py_lm(tmp_path):
+    """A BERT pretrained by `train.py lm --arch=bert`, fine-tuned with adapters ([CLS] pooling)."""
+    from minilm.data.world import generate_corpus
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(generate_corpus(seed=0)[:400]) + "\n")
+    lm = [
+        "lm",
+        "--arch=bert",
+        "--n_layer=1",
+        "--n_head=2",
+        "--d_model=16",
+        "--max_len=16",
+        "--vocab_size=300",
+    ]
+    lm += ["--steps=2", "--batch_size=4", "--eval_every=2", "--warmup_steps=0", "--progress=false"]
+    assert train_main([*lm, f"--data={corpus}", f"--out_dir={tmp_path}", "--name=bert"]) == 0
+    ft = [
+        "finetune",
+        f"--init={tmp_path / 'bert'}",
+        "--method=adapter-houlsby",
+        "--houlsby.reduction_factor=4",
+    ]
+    assert train_main([*ft, *TINY, f"--out_dir={tmp_path}", "--name=ft"]) == 0
+    tuned = load_method(tmp_path / "ft", trains=True)
+    assert tuned.meta["pooling"] == "cls" and tuned.trainable is not nnx.Nothing

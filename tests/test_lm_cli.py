@@ -5,9 +5,9 @@ argmax loop, determinism per seed, and one clear line + exit code 2 for bad inpu
 from __future__ import annotations
 
 import json
-import shutil
 import math
 import re
+import shutil
 from pathlib import Path
 
 import jax
