@@ -4,7 +4,7 @@
     python bench/finetune.py [--methods full,lora,bitfit,prefix,prompt,linear-probe,adapter-houlsby,...]
         [--steps 217] [--seeds 0] [--threads 2] [--lr METHOD=LR,...] [--anchor-python PYTHON]
         [--model ../shared/models/all-MiniLM-L6-v2] [--data_dir $MINILM_DATA] [--out bench/runs/finetune]
-    python bench/finetune.py --step-cost [--methods ...] [--widths 64,48]
+    python bench/finetune.py --step-cost [--methods ...] [--widths 64,48] [--without-dropout]
 
 Both sides as ``bench/anchors/torch_finetune.py`` fixes them: the checkpoint and a new 2-class linear
 head, SST-2 (``stsa.binary.*``: train 6,920, dev 872, test 1,821), 64 tokens at most, batch 32, one epoch
@@ -34,7 +34,8 @@ there (same steps and seed) is not run again: an interrupted benchmark continues
 
 ``--step-cost`` measures what the compiled step of each method does instead, in this process: XLA's
 flop count of the whole step (forward, backward, AdamW) and its median ms over 20 steps, at each of
-``--widths`` -- whether a frozen-backbone method's backward skips the frozen weights' gradients.
+``--widths`` -- whether a frozen-backbone method's backward skips the frozen weights' gradients;
+``--without-dropout`` times the same step with dropout off, what its random masks cost.
 """
 
 from __future__ import annotations
@@ -239,6 +240,9 @@ def step_cost(args, methods: list[str]) -> None:
     from minilm.train.loop import TrainConfig, make_train_step
     from minilm.train.optim import learning_rate_schedule, make_optimizer
 
+    def loss_fn(model, batch, rngs):  # rngs=None: dropout off
+        return classification_loss(model, batch, None if args.without_dropout else rngs)
+
     train_ex, _, _, labels = task_splits(load_dataset("sst2", args.data_dir), 0)
     print(
         "| method | trainable % | width | GFLOP/step (XLA) | vs full | ms/step |\n|---|---|---|---|---|---|"
@@ -254,7 +258,7 @@ def step_cost(args, methods: list[str]) -> None:
         graphdef, params, frozen = nnx.split(tuned.model, tuned.trainable, ...)
         tx = make_optimizer(learning_rate_schedule(1e-4, 1000), weight_decay=0.01, b2=0.999, clip_norm=1.0)
         opt_state = tx.init(params)
-        step = make_train_step(graphdef, classification_loss, tx, cfg, (params, frozen, opt_state))
+        step = make_train_step(graphdef, loss_fn, tx, cfg, (params, frozen, opt_state))
         pct = (
             100
             * sum(x.size for x in jax.tree.leaves(params))
@@ -297,6 +301,7 @@ def main() -> None:
     parser.add_argument("--data_dir", default=str(data_root()), help="the root holding sst2/ ($MINILM_DATA)")
     parser.add_argument("--out", default=str(ROOT / "bench/runs/finetune"))
     parser.add_argument("--step-cost", action="store_true", help="the compiled steps' flops and ms instead")
+    parser.add_argument("--without-dropout", action="store_true", help="--step-cost: dropout off")
     parser.add_argument("--widths", default=f"{MAX_LEN}", help="--step-cost: padded lengths, comma-separated")
     args = parser.parse_args()
     methods = args.methods.split(",")
