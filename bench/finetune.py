@@ -15,8 +15,8 @@ finetune`` (one process per method, ``--cpu_devices=THREADS``); its run folders 
 Learning rates: the anchor's for the methods it has (full 5e-5, LoRA 5e-4, BitFit and linear probe 1e-3,
 prefix and prompt 1e-2); for the others ``OURS_ONLY_LR`` below (not tuned for the run the README reports;
 ``--lr METHOD=LR`` overrides any, e.g. to choose one on the dev set).  Method settings: the CLI's
-defaults, which are the anchor's where the anchor has the method (LoRA r 8, alpha 16, dropout 0.1 on q and v; 20 prompt
-or prefix vectors); adapters with reduction factor 16, partial-FFN the top block's FFN, FL-tuning 32 new
+defaults, which are the anchor's where the anchor has the method (LoRA r 8, alpha 16, dropout 0.1 on
+q and v; 20 prompt or prefix vectors); adapters with reduction factor 16, partial-FFN the top block's FFN, FL-tuning 32 new
 units per FFN, every block.
 
 What differs, and stays different (the README table says so): the head -- BertForSequenceClassification
