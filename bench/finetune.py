@@ -16,8 +16,8 @@ Learning rates: the anchor's for the methods it has (full 5e-5, LoRA 5e-4, BitFi
 prefix and prompt 1e-2); for the others ``OURS_ONLY_LR`` below (not tuned for the run the README reports;
 ``--lr METHOD=LR`` overrides any, e.g. to choose one on the dev set).  Method settings: the CLI's
 defaults, which are the anchor's where the anchor has the method (LoRA r 8, alpha 16, dropout 0.1 on
-q and v; 20 prompt or prefix vectors); adapters with reduction factor 16, partial-FFN the top block's FFN, FL-tuning 32 new
-units per FFN, every block.
+q and v; 20 prompt or prefix vectors); adapters with reduction factor 16, partial-FFN the top block's
+FFN, FL-tuning 32 new units per FFN, every block.
 
 What differs, and stays different (the README table says so): the head -- BertForSequenceClassification
 reads the checkpoint's pooler, tanh(W h_[CLS] + b) (trained in full fine-tuning, its bias in BitFit,
