@@ -30,7 +30,8 @@ Reported per method and seed: trainable % (ours: of the classifier's parameters;
 model's, peft's added ones included), dev and test accuracy after the last step, median ms/step over
 steps 6..N (the anchor's own definition; ours from the per-step times of its ``metrics.jsonl``), and
 ratio = ours / anchor.  Results are appended to ``OUT/results.jsonl`` as they come, and a method already
-there (same steps and seed) is not run again: an interrupted benchmark continues where it stopped.
+there (same steps and seed) is not run again: an interrupted benchmark continues where it stopped
+(``--table`` prints the table of what is there and runs nothing).
 
 ``--step-cost`` measures what the compiled step of each method does instead, in this process: XLA's
 flop count of the whole step (forward, backward, AdamW) and its median ms over 20 steps, at each of
@@ -300,6 +301,9 @@ def main() -> None:
     parser.add_argument("--model", default=str(ROOT.parent / "shared/models/all-MiniLM-L6-v2"))
     parser.add_argument("--data_dir", default=str(data_root()), help="the root holding sst2/ ($MINILM_DATA)")
     parser.add_argument("--out", default=str(ROOT / "bench/runs/finetune"))
+    parser.add_argument(
+        "--table", action="store_true", help="print the table of OUT/results.jsonl, run nothing"
+    )
     parser.add_argument("--step-cost", action="store_true", help="the compiled steps' flops and ms instead")
     parser.add_argument("--without-dropout", action="store_true", help="--step-cost: dropout off")
     parser.add_argument("--widths", default=f"{MAX_LEN}", help="--step-cost: padded lengths, comma-separated")
@@ -333,7 +337,7 @@ def main() -> None:
         with results.open("a") as f:
             f.write(json.dumps(row) + "\n")
 
-    for seed in seeds:
+    for seed in [] if args.table else seeds:
         for row in run_anchor(args, [m for m in methods if not have("anchor", m, seed)], seed):
             keep(row)
             print(json.dumps(row), flush=True)
