@@ -385,7 +385,8 @@ def _toml_pairs(path_text: str) -> list[tuple[str, Any]]:
 
 
 class _Settings:
-    """The values given so far: dotted path -> (value, the key as the user wrote it)."""
+    """The values given so far (dotted path -> value) and how the user spelled each key, to build the
+    config and name flags in messages as typed."""
 
     def __init__(self, cls: type):
         self.cls = cls

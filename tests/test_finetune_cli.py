@@ -146,3 +146,21 @@ def test_bert_style_backbone_from_train_py_lm(tmp_path):
     assert train_main([*ft, *TINY, f"--out_dir={tmp_path}", "--name=ft"]) == 0
     tuned = load_method(tmp_path / "ft", trains=True)
     assert tuned.meta["pooling"] == "cls" and tuned.trainable is not nnx.Nothing
+
+
+def test_hugging_face_tokenizer_keeps_its_special_tokens_and_pad_id():
+    """encode_padded with a BERT-style tokenizer: [CLS] .. [SEP] kept when cut, its [PAD] id, a mask
+    of the real tokens (minilm's own tokenizers append <eos> instead: tests/test_pipeline.py)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    from minilm.data.tokenizer import encode_padded
+
+    vocab = {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "[PAD]": 3, "a": 4, "b": 5, "c": 6}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 1), ("[SEP]", 2)]
+    )
+    tokens, mask = encode_padded(tok, ["a b c a b", "c"], max_len=5)
+    np.testing.assert_array_equal(tokens, [[1, 4, 5, 6, 2], [1, 6, 2, 3, 3]])
+    np.testing.assert_array_equal(mask, [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])

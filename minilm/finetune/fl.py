@@ -22,9 +22,9 @@ from typing import Any
 import jax
 from flax import nnx
 
-from minilm.config import ConfigError, at_least, opt, validate
+from minilm.config import at_least, opt, validate
 from minilm.errors import UserError
-from minilm.finetune.select import block_indices, head_params, trainable
+from minilm.finetune.select import block_indices, check_block_choice, head_params, trainable
 from minilm.models.layers import Dense, gelu
 from minilm.models.transformer import FeedForward, backbone_of
 
@@ -48,8 +48,7 @@ class FLConfig:
         validate(self)
 
     def check(self) -> None:
-        if self.last == 0 and not self.blocks:
-            raise ConfigError("last", "choose blocks: last >= 1, -1 (every block) or a blocks list")
+        check_block_choice(self.last, self.blocks)
 
 
 class FLFeedForward(nnx.Module):

@@ -15,8 +15,16 @@ from typing import Any
 
 from flax import nnx
 
-from minilm.config import ConfigError, at_least, opt, validate
-from minilm.finetune.select import base_params, block_indices, block_prefix, head_params, trainable, under
+from minilm.config import at_least, opt, validate
+from minilm.finetune.select import (
+    base_params,
+    block_indices,
+    block_prefix,
+    check_block_choice,
+    head_params,
+    trainable,
+    under,
+)
 from minilm.models.transformer import backbone_of
 
 
@@ -34,8 +42,7 @@ class PartialFFNConfig:
         validate(self)
 
     def check(self) -> None:
-        if self.last == 0 and not self.blocks:
-            raise ConfigError("last", "choose blocks: last >= 1, -1 (every block) or a blocks list")
+        check_block_choice(self.last, self.blocks)
 
 
 def apply_partial_ffn(model: nnx.Module, cfg: PartialFFNConfig, *, rngs: nnx.Rngs) -> Any:

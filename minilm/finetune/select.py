@@ -24,6 +24,7 @@ import jax
 import numpy as np
 from flax import nnx
 
+from minilm.config import ConfigError
 from minilm.errors import UserError
 from minilm.models.layers import LayerNorm
 from minilm.models.transformer import Transformer, backbone_of
@@ -86,6 +87,12 @@ def layer_norm_params(model: nnx.Module) -> frozenset[KeyPath]:
         if isinstance(module, LayerNorm)
     )
     return base_params(model, under(*prefixes))
+
+
+def check_block_choice(last: int, blocks: tuple[int, ...]) -> None:
+    """A config's ``check()`` for a choice of blocks (``last`` and ``blocks`` as :func:`block_indices`)."""
+    if last == 0 and not blocks:
+        raise ConfigError("last", "choose blocks: last >= 1, -1 (every block) or a blocks list")
 
 
 def block_indices(backbone: Transformer, last: int, blocks: Iterable[int]) -> list[int]:
