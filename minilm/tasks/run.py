@@ -78,7 +78,7 @@ class FinetuneConfig:
         "", "the backbone: a minilm run/model folder or a Hugging Face BERT/GPT-2 folder", check=required
     )
     task: str = opt(
-        "world_sentiment", "a task (see docs/tasks.md) or a classification file (.csv/.tsv/.jsonl)"
+        "world_sentiment", "a task (docs/tasks.md) or a classification file (.csv/.tsv/.jsonl)"
     )
     method: str = opt(
         "full", "what trains (each method's settings: its section below)", choices=tuple(METHODS)
