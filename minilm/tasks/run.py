@@ -77,9 +77,7 @@ class FinetuneConfig:
     init: str = opt(
         "", "the backbone: a minilm run/model folder or a Hugging Face BERT/GPT-2 folder", check=required
     )
-    task: str = opt(
-        "world_sentiment", "a task (docs/tasks.md) or a classification file (.csv/.tsv/.jsonl)"
-    )
+    task: str = opt("world_sentiment", "a task (docs/tasks.md) or a classification file (.csv/.tsv/.jsonl)")
     method: str = opt(
         "full", "what trains (each method's settings: its section below)", choices=tuple(METHODS)
     )
