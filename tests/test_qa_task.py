@@ -62,13 +62,13 @@ def test_span_labels_round_trip_across_windows(tokenizer) -> None:
     records = world_qa().splits["train"][:300]
     windows = qa_windows(tok, records, max_len=MAX_LEN, doc_stride=STRIDE, max_query_len=QUERY, where="t")
     cls, sep, pad = special_ids(tok)
-    a = windows.arrays
-    assert len(windows.example) > 2 * len(records)  # contexts really are cut into several windows
+    a = windows
+    assert len(a["example"]) > 2 * len(records)  # contexts really are cut into several windows
     labelled, at_border = set(), 0
-    for w, i in enumerate(windows.example):
-        record, offsets = records[i], windows.offsets[w]
+    for w, i in enumerate(a["example"]):
+        record, char_start, char_end = records[i], a["char_start"][w], a["char_end"][w]
         gold = record["answers"][0]
-        context_pos = np.flatnonzero(offsets[:, 0] != NO_SPAN)  # this window's context tokens
+        context_pos = np.flatnonzero(char_start != NO_SPAN)  # this window's context tokens
         first, last = context_pos[0], context_pos[-1]
         # the layout: [CLS] question [SEP] context [SEP] [PAD]..; token types 1 on context and last [SEP]
         n = int(a["attention_mask"][w].sum())
@@ -79,14 +79,14 @@ def test_span_labels_round_trip_across_windows(tokenizer) -> None:
         )
         # labelled iff the answer's characters lie inside the window's characters
         inside = (
-            offsets[first, 0] <= gold["answer_start"]
-            and gold["answer_start"] + len(gold["text"]) <= offsets[last, 1]
+            char_start[first] <= gold["answer_start"]
+            and gold["answer_start"] + len(gold["text"]) <= char_end[last]
         )
         s, e = a["starts"][w], a["ends"][w]
         assert (s != 0) == inside and (s == 0) == (e == 0)
         if inside:
             assert first <= s <= e <= last
-            assert answer_text(record["context"], offsets, s, e) == gold["text"]
+            assert answer_text(record["context"], a, w, s, e) == gold["text"]
             labelled.add(i)
             at_border += (s == first) + (e == last)
     assert labelled == set(
@@ -106,7 +106,7 @@ def test_windows_cover_the_context_with_the_stride() -> None:
     windows = qa_windows(tok, [record], max_len=MAX_LEN, doc_stride=STRIDE, max_query_len=QUERY, where="t")
     ids = tok.encode(record["context"], add_special_tokens=False).ids
     context_rows = [
-        windows.arrays["tokens"][w][windows.offsets[w, :, 0] != NO_SPAN] for w in range(len(windows.example))
+        windows["tokens"][w][windows["char_start"][w] != NO_SPAN] for w in range(len(windows["example"]))
     ]
     room = MAX_LEN - len(tok.encode(record["question"], add_special_tokens=False).ids) - 3
     for row, (s, e) in zip(context_rows, doc_windows(len(ids), room, STRIDE), strict=True):
@@ -146,14 +146,14 @@ def test_answers_are_the_best_span_over_all_windows() -> None:
     records = world_qa().splits["dev"][:20]
     windows = qa_windows(tok, records, max_len=MAX_LEN, doc_stride=STRIDE, max_query_len=QUERY, where="t")
     rng = np.random.default_rng(1)
-    start, end = (rng.normal(size=windows.arrays["tokens"].shape).astype(np.float32) for _ in range(2))
+    start, end = (rng.normal(size=windows["tokens"].shape).astype(np.float32) for _ in range(2))
     answers = predict_answers(windows, start, end, [r["context"] for r in records], max_answer_len=4)
-    per_window = _brute_force(start, end, windows.offsets[:, :, 0] != NO_SPAN, 4)
+    per_window = _brute_force(start, end, windows["char_start"] != NO_SPAN, 4)
     for k, record in enumerate(records):
-        mine = [w for w in range(len(windows.example)) if windows.example[w] == k]
+        mine = np.flatnonzero(windows["example"] == k)
         w = max(mine, key=lambda w: per_window[w][0])
         _, i, j = per_window[w]
-        assert answers[k] == answer_text(record["context"], windows.offsets[w], i, j)
+        assert answers[k] == answer_text(record["context"], windows, w, i, j)
         assert len(tok.encode(answers[k], add_special_tokens=False).ids) <= 4
 
 
@@ -176,20 +176,17 @@ def test_loss_is_the_mean_of_start_and_end_cross_entropies() -> None:
     windows = qa_windows(
         wordpiece(), records, max_len=MAX_LEN, doc_stride=STRIDE, max_query_len=QUERY, where="t"
     )
-    batch = {k: jax.numpy.asarray(v) for k, v in windows.arrays.items()}
+    batch = {k: jax.numpy.asarray(v) for k, v in windows.items()}
     model = tiny_span_model()
     loss, aux = nnx.jit(lambda m, b: span_loss(m, b, None))(model, batch)  # compiled: eager is slow
-    start, end = span_predictor(model)(model, windows.arrays)
+    start, end = span_predictor(model)(model, windows)
     rows = np.arange(len(start))
     expected = -0.5 * (
-        _log_softmax(start)[rows, windows.arrays["starts"]].mean()
-        + _log_softmax(end)[rows, windows.arrays["ends"]].mean()
+        _log_softmax(start)[rows, windows["starts"]].mean() + _log_softmax(end)[rows, windows["ends"]].mean()
     )
     np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
-    np.testing.assert_allclose(
-        float(aux["start_accuracy"]), np.mean(start.argmax(-1) == windows.arrays["starts"])
-    )
-    assert (start[windows.arrays["attention_mask"] == 0] < -1e30).all()  # padding can never be picked
+    np.testing.assert_allclose(float(aux["start_accuracy"]), np.mean(start.argmax(-1) == windows["starts"]))
+    assert (start[windows["attention_mask"] == 0] < -1e30).all()  # padding can never be picked
 
 
 def test_bad_answer_and_missing_field_name_the_record(tmp_path) -> None:

@@ -13,10 +13,10 @@ end), so every token is in at least one window and the windows overlap by ``n - 
 Span labels (training, from the first gold answer, as BERT): the token positions of the answer's first
 and last token if the whole answer is inside the window, else both 0 -- the [CLS] position, "no answer
 here".  The answer's tokens are the context tokens whose character spans overlap
-``[answer_start, answer_start + len(text))``; ``offsets`` holds each position's span of context
-characters (whitespace trimmed; ``(-1, -1)`` on [CLS], the question, [SEP] and padding), so
+``[answer_start, answer_start + len(text))``; ``char_start`` and ``char_end`` hold each position's span
+of context characters (whitespace trimmed; -1 on [CLS], the question, [SEP] and padding), so
 
-    context[offsets[w, start, 0] : offsets[w, end, 1]]
+    context[char_start[w, start] : char_end[w, end]]
 
 is the text of a span -- the gold answer itself for its labels where the answer's ends fall on token
 boundaries (:func:`answer_text`).  Tokenizers: any ``tokenizers.Tokenizer`` with a ``[CLS]``/``[SEP]``
@@ -27,7 +27,6 @@ tokenizer's post-processor.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -36,14 +35,6 @@ from minilm.data.dataset import Record
 from minilm.errors import UserError
 
 NO_SPAN = -1  # offsets of a position that is not a context token
-
-
-class Windows(NamedTuple):
-    """The windows of a set of QA records, W rows of T = max_len positions."""
-
-    arrays: dict[str, np.ndarray]  # tokens, token_types, attention_mask (W, T) int32; starts, ends (W,) int32
-    example: np.ndarray  # (W,) int32: the record each window comes from
-    offsets: np.ndarray  # (W, T, 2) int32: a context token's [start, end) characters, else NO_SPAN
 
 
 def special_ids(tokenizer: Tokenizer) -> tuple[int, int, int]:
@@ -98,8 +89,12 @@ def qa_windows(
     doc_stride: int,
     max_query_len: int,
     where: str,
-) -> Windows:
-    """Every record's windows (see the module docstring); ``where`` names the records in errors."""
+) -> dict[str, np.ndarray]:
+    """Every record's windows (see the module docstring), W rows of T = ``max_len`` positions:
+
+    tokens, token_types, attention_mask (W, T); starts, ends (W,): the span labels; example (W,): the
+    record each window comes from; char_start, char_end (W, T): a context token's characters, else
+    NO_SPAN (all int32).  ``where`` names the records in errors."""
     cls, sep, pad = special_ids(tokenizer)
     if max_len < max_query_len + 4:
         raise UserError(
@@ -142,16 +137,19 @@ def qa_windows(
         tokens[w, : len(row)] = row
         types[w, n_head : len(row)] = 1
         mask[w, : len(row)] = 1
-    arrays = {
+    offsets = np.stack(offsets)  # (W, T, 2)
+    return {
         "tokens": tokens,
         "token_types": types,
         "attention_mask": mask,
         "starts": np.array(starts, np.int32),
         "ends": np.array(ends, np.int32),
+        "example": np.array(example, np.int32),
+        "char_start": offsets[:, :, 0],
+        "char_end": offsets[:, :, 1],
     }
-    return Windows(arrays, np.array(example, np.int32), np.stack(offsets))
 
 
-def answer_text(context: str, offsets: np.ndarray, start: int, end: int) -> str:
-    """The context's text from token position ``start`` to ``end`` of one window (``offsets`` (T, 2))."""
-    return context[offsets[start, 0] : offsets[end, 1]]
+def answer_text(context: str, arrays: dict[str, np.ndarray], window: int, start: int, end: int) -> str:
+    """The context's text from token position ``start`` to ``end`` of window ``window``."""
+    return context[arrays["char_start"][window, start] : arrays["char_end"][window, end]]

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from minilm.data.qa_windows import NO_SPAN, Windows, answer_text
+from minilm.data.qa_windows import NO_SPAN, answer_text
 from minilm.metrics.jax_metrics import token_nll
 from minilm.models.heads import SpanExtractor
 from minilm.objectives.evaluate import EVAL_BATCH, batched_apply
@@ -32,13 +32,18 @@ from minilm.objectives.evaluate import EVAL_BATCH, batched_apply
 INPUTS = ("tokens", "token_types", "attention_mask")
 
 
+def span_nll(start: jax.Array, end: jax.Array, starts: jax.Array, ends: jax.Array) -> jax.Array:
+    """Each window's loss: start, end logits (B, T), gold positions (B,) -> (B,) mean of the start and
+    end cross-entropies."""
+    return 0.5 * (token_nll(start, starts) + token_nll(end, ends))
+
+
 def span_loss(model: SpanExtractor, batch: dict[str, jax.Array], rngs: nnx.Rngs | None):
     """Mean of the start and end cross-entropies; the batch's start and end accuracies."""
     start, end = model(
         batch["tokens"], attention_mask=batch["attention_mask"], token_types=batch["token_types"], rngs=rngs
     )  # (B, T) each
-    loss = 0.5 * (token_nll(start, batch["starts"]).mean() + token_nll(end, batch["ends"]).mean())
-    return loss, {
+    return span_nll(start, end, batch["starts"], batch["ends"]).mean(), {
         "start_accuracy": jnp.mean(jnp.argmax(start, -1) == batch["starts"]),
         "end_accuracy": jnp.mean(jnp.argmax(end, -1) == batch["ends"]),
     }
@@ -63,6 +68,16 @@ def span_predictor(model: SpanExtractor):
         return both[..., 0], both[..., 1]
 
     return predict
+
+
+def span_scores(start: np.ndarray, end: np.ndarray, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    """Windows' mean loss and the share whose start and end are both the gold ones (the quick dev
+    score logged during training): start, end (W, T); arrays' "starts", "ends" (W,)."""
+    gold_start, gold_end = arrays["starts"], arrays["ends"]
+    return {
+        "eval_loss": float(np.mean(span_nll(start, end, gold_start, gold_end))),
+        "eval_span_accuracy": float(np.mean((start.argmax(-1) == gold_start) & (end.argmax(-1) == gold_end))),
+    }
 
 
 def best_spans(
@@ -90,19 +105,20 @@ def best_spans(
 
 
 def predict_answers(
-    windows: Windows,
+    arrays: dict[str, np.ndarray],
     start: np.ndarray,
     end: np.ndarray,
     contexts: list[str],
     max_answer_len: int,
 ) -> list[str]:
-    """The answer text of each record: its windows' best span (:func:`best_spans`) of the highest
-    ``start[i] + end[j]``; ties go to the earlier window.  ``contexts``: each record's context."""
-    score, i, j = best_spans(start, end, windows.offsets[:, :, 0] != NO_SPAN, max_answer_len)
+    """The answer text of each record: of its windows' best spans (:func:`best_spans`), the one of the
+    highest ``start[i] + end[j]``; ties go to the earlier window.  ``arrays``: the windows
+    (:func:`~minilm.data.qa_windows.qa_windows`); ``contexts``: each record's context."""
+    score, i, j = best_spans(start, end, arrays["char_start"] != NO_SPAN, max_answer_len)
     answers = [""] * len(contexts)
     top = np.full(len(contexts), -np.inf)
-    for w, record in enumerate(windows.example):
+    for w, record in enumerate(arrays["example"]):
         if score[w] > top[record]:
             top[record] = score[w]
-            answers[record] = answer_text(contexts[record], windows.offsets[w], i[w], j[w])
+            answers[record] = answer_text(contexts[record], arrays, w, i[w], j[w])
     return answers
