@@ -19,9 +19,11 @@ from minilm.data.registry import load_dataset
 from minilm.data.userfiles import format_of
 from minilm.errors import UserError
 from minilm.tasks.base import NoOptions, Task, TaskData
+from minilm.tasks.classification import CLASSIFICATION_TASKS
+from minilm.tasks.classification import FILE_KINDS as CLASSIFICATION_FILES
 
-TASKS: dict[str, Task] = {task.name: task for task in ()}
-FILE_TASKS: dict[str, Callable[[str], Task]] = {}
+TASKS: dict[str, Task] = {task.name: task for task in (*CLASSIFICATION_TASKS,)}
+FILE_TASKS: dict[str, Callable[[str], Task]] = {**CLASSIFICATION_FILES}
 
 
 def is_file(name: str) -> bool:

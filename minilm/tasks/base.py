@@ -138,6 +138,11 @@ class Task(abc.ABC):
     def headline(self, metrics: dict[str, Any]) -> dict[str, float]:
         """The few numbers of :meth:`evaluate`'s result that go in a run's summary table."""
 
+    def baseline(self, train: list[Record], test: list[Record]) -> dict[str, float]:
+        """A trivial predictor's numbers to stand beside the model's (classification: the majority
+        training label's accuracy); none by default."""
+        return {}
+
     @abc.abstractmethod
     def report(self, metrics: dict[str, Any], out_dir: Path) -> str:
         """A Markdown section for ``report.md``; writes its plots (PNG) into ``out_dir``."""
