@@ -20,14 +20,20 @@ import pytest
 from flax import nnx
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
+from minilm.data.batches import ExampleBatches
 from minilm.data.loaders import load_world
 from minilm.data.qa_windows import NO_SPAN, answer_text, doc_windows, qa_windows, special_ids
 from minilm.data.registry import load_dataset
 from minilm.data.tokenizer import train_bpe
 from minilm.errors import UserError
-from minilm.models.heads import SpanExtractor
+from minilm.finetune.freeze import FullConfig
+from minilm.metrics import squad
+from minilm.models.io import save_model
 from minilm.models.transformer import BERT, TransformerConfig
-from minilm.objectives.qa import best_spans, predict_answers, span_loss, span_predictor
+from minilm.objectives.qa import best_spans, predict_answers, span_loss, span_predictor, span_scores
+from minilm.tasks import get_task
+from minilm.tasks.qa import QAOptions
+from minilm.train.loop import TrainConfig, fit
 
 MAX_LEN, STRIDE, QUERY = 32, 6, 12  # small windows: most world contexts need several
 
@@ -157,14 +163,6 @@ def test_answers_are_the_best_span_over_all_windows() -> None:
         assert len(tok.encode(answers[k], add_special_tokens=False).ids) <= 4
 
 
-@functools.cache
-def tiny_span_model() -> SpanExtractor:
-    cfg = TransformerConfig.bert(
-        vocab_size=wordpiece().get_vocab_size(), max_len=MAX_LEN, n_layer=2, n_head=2, d_model=16, d_ff=32
-    )
-    return SpanExtractor(BERT(cfg, rngs=nnx.Rngs(0)), rngs=nnx.Rngs(1))
-
-
 def _log_softmax(x: np.ndarray) -> np.ndarray:
     x = x.astype(np.float64)
     top = x.max(-1, keepdims=True)
@@ -172,21 +170,31 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
 
 
 def test_loss_is_the_mean_of_start_and_end_cross_entropies() -> None:
-    records = world_qa().splits["train"][:6]
-    windows = qa_windows(
-        wordpiece(), records, max_len=MAX_LEN, doc_stride=STRIDE, max_query_len=QUERY, where="t"
-    )
-    batch = {k: jax.numpy.asarray(v) for k, v in windows.items()}
-    model = tiny_span_model()
-    loss, aux = nnx.jit(lambda m, b: span_loss(m, b, None))(model, batch)  # compiled: eager is slow
-    start, end = span_predictor(model)(model, windows)
-    rows = np.arange(len(start))
-    expected = -0.5 * (
-        _log_softmax(start)[rows, windows["starts"]].mean() + _log_softmax(end)[rows, windows["ends"]].mean()
-    )
-    np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
-    np.testing.assert_allclose(float(aux["start_accuracy"]), np.mean(start.argmax(-1) == windows["starts"]))
-    assert (start[windows["attention_mask"] == 0] < -1e30).all()  # padding can never be picked
+    rng = np.random.default_rng(2)
+    b, t = 6, 11
+    start, end = (rng.normal(size=(b, t)).astype(np.float32) * 3 for _ in range(2))
+    starts, ends = rng.integers(0, t, size=b).astype(np.int32), rng.integers(0, t, size=b).astype(np.int32)
+    starts[0] = ends[0] = 0  # a window without the answer: [CLS]
+
+    def model(tokens, *, attention_mask, token_types, rngs):  # a span head's outputs, fixed
+        assert tokens.shape == attention_mask.shape == token_types.shape == (b, t) and rngs is None
+        return jax.numpy.asarray(start), jax.numpy.asarray(end)
+
+    zeros = np.zeros((b, t), np.int32)
+    batch = {
+        "tokens": zeros,
+        "attention_mask": zeros + 1,
+        "token_types": zeros,
+        "starts": starts,
+        "ends": ends,
+    }
+    loss, aux = span_loss(model, batch, None)
+    rows = np.arange(b)
+    expected = -0.5 * (_log_softmax(start)[rows, starts].mean() + _log_softmax(end)[rows, ends].mean())
+    np.testing.assert_allclose(float(loss), expected, rtol=1e-6)
+    np.testing.assert_allclose(float(aux["end_accuracy"]), np.mean(end.argmax(-1) == ends))
+    scores = span_scores(start, end, {"starts": starts, "ends": ends})
+    np.testing.assert_allclose(scores["eval_loss"], expected, rtol=1e-6)
 
 
 def test_bad_answer_and_missing_field_name_the_record(tmp_path) -> None:
@@ -221,3 +229,98 @@ def test_bad_answer_and_missing_field_name_the_record(tmp_path) -> None:
     ]
     with pytest.raises(UserError, match="where: question q3: answer ' ' at answer_start=4 covers no token"):
         qa_windows(wordpiece(), blank, max_len=MAX_LEN, doc_stride=STRIDE, max_query_len=QUERY, where="where")
+
+
+# --- the task (minilm.tasks.qa) on a tiny BERT saved as a model folder ------------------------------
+
+TASK_LEN = 48
+
+
+@pytest.fixture(scope="module")
+def tiny_bert_folder(tmp_path_factory) -> str:
+    tok = wordpiece()
+    cfg = TransformerConfig.bert(
+        vocab_size=tok.get_vocab_size(),
+        max_len=TASK_LEN,
+        n_layer=2,
+        n_head=2,
+        d_model=32,
+        d_ff=64,
+        dropout=0.0,
+    )
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    save_model(folder, BERT(cfg, rngs=nnx.Rngs(0)), {"model": cfg.to_dict(), "architecture": "bert"})
+    (folder / "tokenizer.json").write_text(tok.to_str())
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def world_task(tiny_bert_folder):
+    task = get_task("world_qa")
+    data = task.load()
+    options = QAOptions(doc_stride=TASK_LEN // 2, max_query_len=16, max_answer_len=8)
+    tuned = task.build(tiny_bert_folder, "full", FullConfig(), 0, options, None)
+    test = data.test[:100]
+    arrays = task.arrays(tuned, {"train": data.train, "test": test}, TASK_LEN)
+    return task, data, options, tuned, test, arrays
+
+
+def test_task_scores_are_the_official_squad_scores(world_task) -> None:
+    task, data, options, tuned, test, arrays = world_task
+    metrics = task.evaluate(tuned, test, arrays["test"], options)
+    start, end = span_predictor(tuned.model)(tuned.model, arrays["test"])
+    answers = predict_answers(
+        arrays["test"], start, end, [r["context"] for r in test], options.max_answer_len
+    )
+    predictions = {r["id"]: a for r, a in zip(test, answers, strict=True)}
+    asked = {r["id"] for r in test}
+    official = [  # the generated SQuAD JSON itself, cut to the questions scored
+        {
+            **article,
+            "paragraphs": [
+                {**p, "qas": [q for q in p["qas"] if q["id"] in asked]} for p in article["paragraphs"]
+            ],
+        }
+        for article in data.raw["test"]["data"]
+    ]
+    expected = squad.evaluate(official, predictions)
+    assert metrics["exact_match"] == expected["exact_match"] and metrics["f1"] == expected["f1"]
+    assert metrics["label_round_trip_percent"] == 100.0 and metrics["questions"] == 100
+    assert set(task.headline(metrics)) == {"exact_match", "f1"}
+
+
+def test_tiny_bert_learns_world_qa(world_task, tmp_path) -> None:
+    task, data, options, tuned, test, arrays = world_task
+    model = nnx.merge(*nnx.split(tuned.model))  # a copy: the other tests keep the untrained model
+    copy = tuned._replace(model=model)
+    before = task.evaluate(copy, test, arrays["test"], options)
+    train = TrainConfig(steps=120, batch_size=32, lr=5e-3, warmup_steps=12, eval_every=60, ckpt_every=10**6)
+    fit(model, task.loss, ExampleBatches(arrays["train"], 32, 0), train, tmp_path, trainable=copy.trainable,
+        eval_fn=task.validator(copy, arrays["test"]))  # fmt: skip
+    after = task.evaluate(copy, test, arrays["test"], options)
+    chance = max(before["exact_match"], task.baseline(data.train, test)["frequent_answer_exact_match"])
+    assert after["exact_match"] > chance + 8 and after["f1"] > before["f1"] + 8
+    assert (
+        "qa_f1_by_length.png" in task.report(after, tmp_path) and (tmp_path / "qa_f1_by_length.png").is_file()
+    )
+
+
+def test_xquad_is_split_by_article(data_root) -> None:
+    task = get_task("xquad")
+    data = task.load(data_root, seed=0)
+    titles = {split: [a["title"] for a in data.raw[split]["data"]] for split in ("train", "dev", "test")}
+    assert [len(titles[s]) for s in ("train", "dev", "test")] == [19, 5, 24]
+    assert sorted(sum(titles.values(), [])) == sorted(
+        a["title"] for a in load_dataset("xquad", data_root).raw["test"]["data"]
+    )
+    contexts = {s: {r["context"] for r in getattr(data, s)} for s in ("dev", "test")}
+    assert (
+        not contexts["dev"] & contexts["test"] and not {r["context"] for r in data.train} & contexts["test"]
+    )
+    world = load_world("world_qa").splits["train"]
+    assert data.train[: len(world)] == world and len(data.test) == sum(
+        len(p["qas"]) for a in data.raw["test"]["data"] for p in a["paragraphs"]
+    )
+    again, other = task.load(data_root, seed=0), task.load(data_root, seed=1)
+    assert [r["id"] for r in again.test] == [r["id"] for r in data.test]
+    assert {r["id"] for r in other.test} != {r["id"] for r in data.test}

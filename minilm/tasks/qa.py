@@ -34,6 +34,7 @@ import numpy as np
 from flax import nnx
 
 from minilm.config import at_least, opt
+from minilm.data.batches import trim_padding
 from minilm.data.dataset import Record
 from minilm.data.loaders import squad_records
 from minilm.data.qa_windows import answer_text, qa_windows
@@ -46,9 +47,10 @@ from minilm.models.heads import SpanExtractor
 from minilm.models.transformer import backbone_of
 from minilm.objectives.qa import predict_answers, span_loss, span_predictor, span_scores
 from minilm.tasks.base import Arrays, Task, TaskData
+from minilm.train.runlog import summary_table
 
 
-@dataclass(frozen=True)
+@dataclass
 class QAOptions:
     """Extractive QA settings (BERT's run_squad.py names; its defaults are 128, 64, 30 at 384 tokens)."""
 
@@ -77,14 +79,21 @@ class QATask(Task):
     def load(self, data_dir: str | Path | None = None, seed: int = 0, *, twin: bool = False) -> TaskData:
         dataset = load_dataset(self.twin if twin else self.dataset, data_dir)
         if dataset.task != "qa":
-            raise UserError(f"--task={self.name}: {dataset.name} is a {dataset.task} dataset, not SQuAD-format QA")
+            raise UserError(
+                f"--task={self.name}: {dataset.name} is a {dataset.task} dataset, not SQuAD-format QA"
+            )
         if len(dataset.splits) > 1:
             test = dataset.splits["test"]
-            dev = next((dataset.splits[k] for k in ("dev", "validation", "valid") if k in dataset.splits), test)
+            dev = next(
+                (dataset.splits[k] for k in ("dev", "validation", "valid") if k in dataset.splits), test
+            )
             return TaskData(dataset.splits["train"], dev, test, None, dataset.name, dataset.raw)
         (raw,) = dataset.raw.values()
         parts = article_split(raw, self.test_share, self.dev_share, seed, dataset.source)
-        splits = {split: squad_records(part, f"{dataset.source} ({split} articles)") for split, part in parts.items()}
+        splits = {
+            split: squad_records(part, f"{dataset.source} ({split} articles)")
+            for split, part in parts.items()
+        }
         train = splits["train"]
         if self.with_twin and not twin:
             train = load_dataset(self.twin, data_dir).splits["train"] + train
@@ -119,8 +128,8 @@ class QATask(Task):
         """Each split's windows (:func:`minilm.data.qa_windows.qa_windows`)."""
         options = self.options_of(tuned)
         width = min(max_len, tuned.model.backbone.cfg.max_len)
-        return {
-            split: qa_windows(
+        encoded = [
+            qa_windows(
                 tuned.tokenizer,
                 records,
                 max_len=width,
@@ -129,7 +138,8 @@ class QATask(Task):
                 where=f"{self.name} {split}",
             )
             for split, records in splits.items()
-        }
+        ]
+        return dict(zip(splits, trim_padding(*encoded), strict=True))
 
     def loss(self, model, batch, rngs):
         return span_loss(model, batch, rngs)
@@ -140,7 +150,9 @@ class QATask(Task):
         predict = span_predictor(tuned.model)
         return lambda model: span_scores(*predict(model, arrays), arrays)
 
-    def evaluate(self, tuned: Finetuned, records: list[Record], arrays: Arrays, options: QAOptions) -> dict[str, Any]:
+    def evaluate(
+        self, tuned: Finetuned, records: list[Record], arrays: Arrays, options: QAOptions
+    ) -> dict[str, Any]:
         """SQuAD EM and F1 of the predicted answers; F1 by gold-answer length; how many gold answers the
         windows' span labels give back exactly (the ceiling tokenisation leaves EM)."""
         start, end = span_predictor(tuned.model)(tuned.model, arrays)
@@ -156,7 +168,10 @@ class QATask(Task):
         labelled = set()
         for w in np.flatnonzero(arrays["starts"] > 0):
             r = records[arrays["example"][w]]
-            if answer_text(r["context"], arrays, w, arrays["starts"][w], arrays["ends"][w]) == r["answers"][0]["text"]:
+            if (
+                answer_text(r["context"], arrays, w, arrays["starts"][w], arrays["ends"][w])
+                == r["answers"][0]["text"]
+            ):
                 labelled.add(int(arrays["example"][w]))
         return {
             "exact_match": scores["exact_match"],
@@ -165,16 +180,29 @@ class QATask(Task):
             "windows": len(arrays["example"]),
             "label_round_trip_percent": 100.0 * len(labelled) / len(records),
             "f1_by_answer_words": {
-                (f"{k}+" if k == 5 else str(k)): 100.0 * float(np.mean(v)) for k, v in sorted(by_length.items())
+                (f"{k}+" if k == 5 else str(k)): 100.0 * float(np.mean(v))
+                for k, v in sorted(by_length.items())
             },
             "examples": [
-                {"question": r["question"], "gold": r["answers"][0]["text"] if r["answers"] else "", "predicted": a}
+                {
+                    "question": r["question"],
+                    "gold": r["answers"][0]["text"] if r["answers"] else "",
+                    "predicted": a,
+                }
                 for r, a in list(zip(records, answers, strict=True))[:5]
             ],
         }
 
     def headline(self, metrics: dict[str, Any]) -> dict[str, float]:
-        return {"exact_match": round(metrics["exact_match"], 2), "f1": round(metrics["f1"], 2)}
+        return {"exact_match": metrics["exact_match"], "f1": metrics["f1"]}
+
+    def baseline(self, train: list[Record], test: list[Record]) -> dict[str, float]:
+        """EM and F1 of always answering the most frequent training answer."""
+        common = collections.Counter(r["answers"][0]["text"] for r in train if r["answers"]).most_common(1)
+        answer = common[0][0] if common else ""
+        gold = [{"paragraphs": [{"qas": [{"id": r["id"], "answers": r["answers"]} for r in test]}]}]
+        scores = squad.evaluate(gold, {r["id"]: answer for r in test})
+        return {"frequent_answer_exact_match": scores["exact_match"], "frequent_answer_f1": scores["f1"]}
 
     def report(self, metrics: dict[str, Any], out_dir: Path) -> str:
         """The scores, F1 by gold-answer length (a table and ``qa_f1_by_length.png``), five predictions."""
@@ -191,22 +219,28 @@ class QATask(Task):
         ax.set_ylim(0, 100)
         ax.set_title(f"{self.name}: F1 by answer length")
         fig.tight_layout()
-        fig.savefig(Path(out_dir) / "qa_f1_by_length.png", dpi=100)
+        fig.savefig(Path(out_dir) / LENGTH_PNG, dpi=100)
         plt.close(fig)
         rows = "\n".join(f"| {k} | {v:.1f} |" for k, v in lengths.items())
         examples = "\n".join(
             f"| {e['question']} | {e['gold']} | {e['predicted']} |" for e in metrics["examples"]
         )
+        counts = {
+            "questions": metrics["questions"],
+            "windows": metrics["windows"],
+            "gold answers the span labels give back exactly (%)": round(
+                metrics["label_round_trip_percent"], 2
+            ),
+        }
         return (
-            f"## {self.name}: SQuAD v1.1 exact match and F1\n\n"
-            f"| questions | windows | exact match | F1 | gold spans recovered from the labels |\n"
-            f"|---|---|---|---|---|\n"
-            f"| {metrics['questions']} | {metrics['windows']} | {metrics['exact_match']:.2f} | "
-            f"{metrics['f1']:.2f} | {metrics['label_round_trip_percent']:.1f}% |\n\n"
-            f"F1 by the gold answer's length (`qa_f1_by_length.png`):\n\n| words | F1 |\n|---|---|\n{rows}\n\n"
-            f"| question | gold | predicted |\n|---|---|---|\n{examples}\n"
+            f"{summary_table(self.headline(metrics) | counts, ('metric', 'value'))}\n\n"
+            f"F1 by the words of the gold answer:\n\n| words | F1 |\n|---|---|\n{rows}\n\n"
+            f"![F1 by answer length]({LENGTH_PNG})\n\n"
+            f"The first questions:\n\n| question | gold | predicted |\n|---|---|---|\n{examples}\n"
         )
 
+
+LENGTH_PNG = "qa_f1_by_length.png"
 
 QA_TASKS = (
     QATask(
@@ -230,3 +264,8 @@ QA_TASKS = (
 def file_task(path: str) -> QATask:
     """A user's SQuAD .json file: split by article 80/10/10."""
     return QATask(path, path, "world_qa", description=f"SQuAD file {path}")
+
+
+FILE_KINDS = {"qa": file_task}
+
+__all__ = ["FILE_KINDS", "QA_TASKS", "QAOptions", "QATask"]
