@@ -20,12 +20,13 @@ import pytest
 from flax import nnx
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
+from minilm.cli import train
 from minilm.data.batches import ExampleBatches
 from minilm.data.loaders import load_world
 from minilm.data.qa_windows import NO_SPAN, answer_text, doc_windows, qa_windows, special_ids
 from minilm.data.registry import load_dataset
 from minilm.data.tokenizer import train_bpe
-from minilm.errors import UserError
+from minilm.errors import UserError, run_cli
 from minilm.finetune.freeze import FullConfig
 from minilm.metrics import squad
 from minilm.models.io import save_model
@@ -197,7 +198,7 @@ def test_loss_is_the_mean_of_start_and_end_cross_entropies() -> None:
     np.testing.assert_allclose(scores["eval_loss"], expected, rtol=1e-6)
 
 
-def test_bad_answer_and_missing_field_name_the_record(tmp_path) -> None:
+def test_bad_answer_and_missing_field_name_the_record(tmp_path, capsys) -> None:
     qas = [
         {"id": "q1", "question": "what does anna have ?", "answers": [{"text": "a dog", "answer_start": 9}]},
         {"id": "q2", "question": "who ?", "answers": [{"text": "cat", "answer_start": 11}]},
@@ -212,6 +213,13 @@ def test_bad_answer_and_missing_field_name_the_record(tmp_path) -> None:
         UserError, match=r"qa.json: question q2: answer 'cat' is not at answer_start=11 .*qas\[1\]"
     ):
         load_dataset(str(path))
+    runs = tmp_path / "runs"  # the command: one line on stderr, exit 2, nothing written
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(train.main, ["finetune", "--init=unused", f"--task={path}", f"--out_dir={runs}"])
+    err = capsys.readouterr().err
+    assert (
+        exit_.value.code == 2 and err.count("\n") == 1 and "qa.json: question q2" in err and not runs.exists()
+    )
     qas[1]["answers"][0]["text"] = "dog"  # the answer fixed, the question gone
     del qas[1]["question"]
     path.write_text(json.dumps(squad))
