@@ -331,13 +331,17 @@ def load_multi30k(folder: Path) -> Loaded:
 
 def squad_records(squad: Any, where: str) -> list[Record]:
     """Flatten SQuAD v1.1 JSON into qa records, checking that every answer is the span of the
-    context it claims to be (``context[answer_start:][:len(text)] == text``)."""
+    context it claims to be (``context[answer_start:][:len(text)] == text``).  An error names the
+    record: ``data[i].paragraphs[j].qas[k]`` and the question id."""
     records = []
+    at = ""  # where in the file: "" (the top level), then data[i].paragraphs[j](.qas[k])
     try:
-        for article in squad["data"]:
-            for paragraph in article["paragraphs"]:
+        for i, article in enumerate(squad["data"]):
+            for j, paragraph in enumerate(article["paragraphs"]):
+                at = f"data[{i}].paragraphs[{j}]"
                 context = paragraph["context"]
-                for qa in paragraph["qas"]:
+                for k, qa in enumerate(paragraph["qas"]):
+                    at = f"data[{i}].paragraphs[{j}].qas[{k}]"
                     answers = [{"text": a["text"], "answer_start": a["answer_start"]} for a in qa["answers"]]
                     for a in answers:
                         start = a["answer_start"]
@@ -346,14 +350,15 @@ def squad_records(squad: Any, where: str) -> list[Record]:
                         ):
                             raise UserError(
                                 f"{where}: question {qa['id']}: answer {a['text']!r} is not at "
-                                f"answer_start={start!r} of its context"
+                                f"answer_start={start!r} of its context ({at})"
                             )
                     records.append(
                         {"id": qa["id"], "context": context, "question": qa["question"], "answers": answers}
                     )
     except (KeyError, TypeError, IndexError) as e:
         raise UserError(
-            f'{where}: not SQuAD v1.1 JSON ({{"data": [{{"paragraphs": [...]}}]}}): {e!r}'
+            f'{where}: {at + ": " if at else ""}not SQuAD v1.1 JSON ({{"data": [{{"paragraphs": '
+            f'[{{"context", "qas": [{{"id", "question", "answers"}}]}}]}}]}}): {e!r}'
         ) from None
     return records
 

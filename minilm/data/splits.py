@@ -92,3 +92,20 @@ def lm_splits(data: str, train_split: str, valid: str, data_dir: str | None) -> 
     if held_name == train_split:
         raise UserError(f"--valid={held_name} is the training split; hold out other text")
     return train, [r["text"] for r in dataset.splits[held_name]]
+
+
+def article_split(squad: dict, test_share: float, dev_share: float, seed: int, where: str) -> dict[str, dict]:
+    """SQuAD JSON cut into train / dev / test SQuAD JSON by article, so that no article (and no
+    paragraph) is in two splits: a permutation of the articles drawn from ``seed``; its first
+    ``round(test_share * n)`` articles (at least 1) are test, the next ``round(dev_share * n)`` (at least
+    1) dev, the rest train.  Each split keeps the articles in file order."""
+    articles = squad["data"]
+    n = len(articles)
+    n_test, n_dev = max(1, round(test_share * n)), max(1, round(dev_share * n))
+    if n_test + n_dev >= n:
+        raise UserError(
+            f"{where}: {n} article(s) are too few to hold out test and dev articles and train on the rest"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    parts = {"train": order[n_test + n_dev :], "dev": order[n_test : n_test + n_dev], "test": order[:n_test]}
+    return {split: {**squad, "data": [articles[i] for i in sorted(idx)]} for split, idx in parts.items()}

@@ -54,6 +54,7 @@ from minilm.finetune.saved import Finetuned, read_meta, restore, save_method
 from minilm.models.transformer import count_params
 from minilm.tasks import TASKS, Task, file_task, get_task, is_file
 from minilm.tasks.classification import ClassifyOptions
+from minilm.tasks.qa import QAOptions
 from minilm.train.distributed import ALIASES as DIST_ALIASES
 from minilm.train.distributed import DistributedConfig, is_lead
 from minilm.train.loop import TrainConfig, fit
@@ -86,6 +87,7 @@ class FinetuneConfig:
     run: RunConfig = sub(RunConfig, flat=True)
     root: DataRoot = sub(DataRoot, flat=True)
     classify: ClassifyOptions = sub(ClassifyOptions, flat=True)
+    qa: QAOptions = sub(QAOptions, "extractive QA tasks (xquad, world_qa): windows and answer length")
     dist: DistributedConfig = sub(DistributedConfig, "multi-process job and CPU devices (docs/scaling.md)")
     train: TrainConfig = sub(
         TrainConfig, "optimisation: AdamW, 10% warmup, linear decay to 0 (as the anchor)",
