@@ -332,3 +332,19 @@ def test_xquad_is_split_by_article(data_root) -> None:
     again, other = task.load(data_root, seed=0), task.load(data_root, seed=1)
     assert [r["id"] for r in again.test] == [r["id"] for r in data.test]
     assert {r["id"] for r in other.test} != {r["id"] for r in data.test}
+
+
+def test_qa_run_trains_from_the_cli_and_evaluate_task_scores_it_again(tiny_bert_folder, tmp_path, capsys):
+    from minilm.cli import evaluate
+
+    argv = ["finetune", f"--init={tiny_bert_folder}", "--task=world_qa", f"--max_len={TASK_LEN}", "--steps=2"]
+    argv += ["--batch_size=8", "--eval_every=2", "--max_eval=40", "--progress=false", f"--out_dir={tmp_path}"]
+    assert train.main([*argv, "--name=qa"]) == 0
+    report = json.loads((tmp_path / "qa" / "report.json").read_text())
+    capsys.readouterr()
+    assert evaluate.main(["task", str(tmp_path / "qa"), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["task"] == "world_qa" and scored["exact_match"] == report["test_exact_match"]
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(evaluate.main, ["task", str(tmp_path / "qa"), "--oos_threshold=0.5"])
+    assert exit_.value.code == 2 and "not a classification task" in capsys.readouterr().err

@@ -52,7 +52,7 @@ from minilm.metrics.classification import classification_report, format_report, 
 from minilm.models.transformer import backbone_of
 from minilm.objectives.classification import classification_loss, classification_scores, classifier_predictor
 from minilm.tasks.base import Arrays, Task
-from minilm.train.runlog import summary_table
+from minilm.train.runlog import pyplot, save_figure, summary_table
 
 POOLINGS = ("auto", "cls", "last", "mean")
 PAIR = "pair_classification"
@@ -170,10 +170,7 @@ CONFUSION_PNG = "confusion.png"
 def plot_confusion(labels: Sequence[str], matrix: Sequence[Sequence[int]], out_dir: Path) -> None:
     """The confusion matrix as a heat map, each row normalised by its gold count (so the diagonal is
     each class's recall), counts written in the cells when there are few classes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     counts = np.asarray(matrix, dtype=np.float64)  # (K, K), rows = gold
     rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
@@ -191,9 +188,7 @@ def plot_confusion(labels: Sequence[str], matrix: Sequence[Sequence[int]], out_d
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
     fig.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_dir / CONFUSION_PNG, dpi=100)
-    plt.close(fig)
+    save_figure(fig, out_dir / CONFUSION_PNG)
 
 
 def _check_fields(records: list[Record], pair: bool, where: str) -> None:

@@ -47,7 +47,7 @@ from minilm.models.heads import SpanExtractor
 from minilm.models.transformer import backbone_of
 from minilm.objectives.qa import predict_answers, span_loss, span_predictor, span_scores
 from minilm.tasks.base import Arrays, Task, TaskData
-from minilm.train.runlog import summary_table
+from minilm.train.runlog import pyplot, save_figure, summary_table
 
 
 @dataclass
@@ -206,21 +206,15 @@ class QATask(Task):
 
     def report(self, metrics: dict[str, Any], out_dir: Path) -> str:
         """The scores, F1 by gold-answer length (a table and ``qa_f1_by_length.png``), five predictions."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         lengths = metrics["f1_by_answer_words"]
-        fig, ax = plt.subplots(figsize=(5, 3.2))
+        fig, ax = pyplot().subplots(figsize=(5, 3.2))
         ax.bar(list(lengths), list(lengths.values()))
         ax.set_xlabel("words in the gold answer")
         ax.set_ylabel("F1")
         ax.set_ylim(0, 100)
         ax.set_title(f"{self.name}: F1 by answer length")
         fig.tight_layout()
-        fig.savefig(Path(out_dir) / LENGTH_PNG, dpi=100)
-        plt.close(fig)
+        save_figure(fig, Path(out_dir) / LENGTH_PNG)
         rows = "\n".join(f"| {k} | {v:.1f} |" for k, v in lengths.items())
         examples = "\n".join(
             f"| {e['question']} | {e['gold']} | {e['predicted']} |" for e in metrics["examples"]

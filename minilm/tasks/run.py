@@ -261,10 +261,11 @@ def evaluate_run(cfg: EvalTaskConfig) -> dict[str, Any]:
                 f"--task={name} holds {_records(task.kind)}; "
                 f"the model {folder} reads {_records(trained.kind)}"
             )
-    options = replace(
-        config_from_dict(task.Options, tuned.meta.get("options", {}), f"{folder / 'method.json'}"),
-        **({"oos_threshold": cfg.oos_threshold} if cfg.oos_threshold >= 0 else {}),
-    )
+    options = config_from_dict(task.Options, tuned.meta.get("options", {}), f"{folder / 'method.json'}")
+    if cfg.oos_threshold >= 0:
+        if not hasattr(options, "oos_threshold"):
+            raise UserError(f"--oos_threshold={cfg.oos_threshold}: {name} is not a classification task")
+        options = replace(options, oos_threshold=cfg.oos_threshold)
     if is_file(name) and name != trained.name:  # held-out data: every row, in the file's order
         split = "all"
         records: list[Record] = [r for part in load_dataset(name).splits.values() for r in part]

@@ -42,12 +42,26 @@ class MetricsLog:
         atomic_write_bytes(self.path, "".join(json.dumps(r) + "\n" for r in kept).encode())
 
 
-def plot_losses(log: MetricsLog, path: Path) -> None:
-    """Draw ``loss`` and every ``eval_*loss`` against step, one panel per phase, into a PNG."""
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, imported when the first plot is drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path) -> None:
+    """Write ``fig`` as a PNG at ``path`` (its folder made if missing) and close it."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    pyplot().close(fig)
+
+
+def plot_losses(log: MetricsLog, path: Path) -> None:
+    """Draw ``loss`` and every ``eval_*loss`` against step, one panel per phase, into a PNG."""
+    plt = pyplot()
 
     records = log.read()
     phases = list(dict.fromkeys(r["phase"] for r in records))
@@ -68,8 +82,7 @@ def plot_losses(log: MetricsLog, path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def summary_table(summary: dict, header: tuple[str, str] = ("result", "value")) -> str:
