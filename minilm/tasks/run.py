@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import jax
 from flax import nnx
 
-from minilm.config import at_least, config_from_dict, opt, required, sub
+from minilm.config import at_least, config_from_dict, in_range, opt, required, sub
 from minilm.data.batches import ExampleBatches
 from minilm.data.dataset import Record
 from minilm.data.formats import read_json
@@ -232,7 +232,9 @@ class EvalTaskConfig:
     split: str = opt("test", "split to score", choices=("train", "dev", "test"))
     max_len: int = opt(0, "tokens per example (0: as trained)", check=at_least(0))
     oos_threshold: float = opt(
-        -1.0, "out-of-scope threshold on the largest softmax probability (-1: as trained; clinc150)"
+        -1.0,
+        "out-of-scope threshold on the largest softmax probability (negative: as trained; clinc150)",
+        check=in_range(-1.0, 1.0),
     )
     out: str = opt(
         "", "folder for report.md, report.json, metrics.jsonl, plots (default: <model>/eval-<task>-<split>)"
