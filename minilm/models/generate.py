@@ -101,11 +101,14 @@ class Generation(NamedTuple):
     logits: np.ndarray | None  # (B, N, V) logits each token was chosen from (greedy/sampling only)
 
 
-def left_pad(prompts: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Token lists -> tokens (B, T) int32 and attention mask (B, T) bool, padded on the left."""
+def left_pad(
+    prompts: Sequence[Sequence[int]], pad_id: int = 0, width: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Token lists -> tokens (B, T) int32 and attention mask (B, T) bool, padded on the left to the
+    longest prompt, or to ``width`` (at least that)."""
     if not prompts or any(len(p) == 0 for p in prompts):
         raise UserError("every prompt needs at least one token")
-    width = max(len(p) for p in prompts)
+    width = max(max(len(p) for p in prompts), width or 0)
     tokens = np.full((len(prompts), width), pad_id, np.int32)
     mask = np.zeros((len(prompts), width), bool)
     for i, p in enumerate(prompts):
@@ -335,11 +338,14 @@ def generate(
     cfg: GenerationConfig,
     *,
     key: jax.Array | None = None,
+    width: int | None = None,
 ) -> Generation:
     """Continue each prompt (a list of token ids) by up to ``cfg.max_new_tokens`` tokens; for an
     encoder-decoder the prompts are the sources and the output is each one's target.
 
     ``key`` is required for sampling (``temperature > 0``); greedy and beam search ignore it.
+    ``width``: left-pad the prompts to at least this many tokens (batches of one shape share one
+    compiled decoder).
     """
     if not isinstance(model, Decoder):
         raise UserError(
@@ -348,7 +354,7 @@ def generate(
         )
     if cfg.num_beams == 1 and not cfg.use_cache and not isinstance(model, GPT):
         raise UserError("use_cache=False (re-running the whole prefix) is for decoder-only models")
-    tokens, mask = left_pad(prompts, cfg.pad_id)
+    tokens, mask = left_pad(prompts, cfg.pad_id, width)
     model.check_decoding(tokens.shape[1], cfg.max_new_tokens)
     if cfg.temperature > 0 and key is None:
         raise UserError("sampling (temperature > 0) needs a random key")

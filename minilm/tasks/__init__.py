@@ -21,8 +21,9 @@ from minilm.errors import UserError
 from minilm.tasks.base import NoOptions, Task, TaskData
 from minilm.tasks.classification import CLASSIFICATION_TASKS
 from minilm.tasks.classification import FILE_KINDS as CLASSIFICATION_FILES
+from minilm.tasks.generation import GENERATION_TASKS
 
-TASKS: dict[str, Task] = {task.name: task for task in (*CLASSIFICATION_TASKS,)}
+TASKS: dict[str, Task] = {task.name: task for task in (*CLASSIFICATION_TASKS, *GENERATION_TASKS)}
 FILE_TASKS: dict[str, Callable[[str], Task]] = {**CLASSIFICATION_FILES}
 
 
