@@ -210,7 +210,7 @@ class GenerationTask(Task):
             rows = {
                 f"{k} {f}": metrics["rouge"][k][f]
                 for k in metrics["rouge"]
-                for f in ("precision", "recall", "fmeasure")
+                for f in ("precision", "recall", "f1")
             }
             lines.append(summary_table(rows, ("ROUGE", "value")))
         lines += ["", f"Decoding: {metrics['decoding']}; target token NLL {metrics['target_nll']:.4f}.", ""]
@@ -321,7 +321,7 @@ def score_outputs(kind: str, outputs: list[str], targets: list[str]) -> dict[str
             "sacrebleu_line": score.format(signature=str(theirs.get_signature())),
         }
     rouge = rouge_mean(targets, outputs, types=("rouge1", "rouge2", "rougeL"))
-    return {**{k: v["fmeasure"] for k, v in rouge.items()}, "rouge": rouge}
+    return {**{k: v["f1"] for k, v in rouge.items()}, "rouge": rouge}
 
 
 def _task(name: str, twin: str, kind: str, metric: str, description: str, **fields: str) -> GenerationTask:
