@@ -149,13 +149,19 @@ def segment_specials(tokenizer: Tokenizer, causal: bool, pair: bool) -> tuple[li
     A GPT classifier pools the last token (``<eos>``: the "extract" token of fig. 1)."""
     if _ours(tokenizer):
         begin, middle, end = ([], [SEP], [EOS]) if causal else ([CLS], [SEP], [SEP])
+    elif causal:
+        delimiter = tokenizer.token_to_id(HF_END_OF_TEXT)
+        if pair and delimiter is None:
+            raise UserError(
+                f"the backbone's tokenizer.json has no {HF_END_OF_TEXT}: "
+                "a GPT-2 needs it between the texts of a pair"
+            )
+        begin, middle, end = [], [delimiter], []
     else:
-        names = (HF_END_OF_TEXT,) if causal else ("[CLS]", "[SEP]")
-        ids = [tokenizer.token_to_id(name) for name in names]
+        ids = [tokenizer.token_to_id(name) for name in ("[CLS]", "[SEP]")]
         if None in ids:
-            needs = "a GPT-2's <|endoftext|>" if causal else "a BERT's [CLS] and [SEP]"
-            raise UserError(f"the backbone's tokenizer.json has no {' or '.join(names)}: {needs} is needed")
-        begin, middle, end = ([], ids, []) if causal else (ids[:1], ids[1:], ids[1:])
+            raise UserError("the backbone's tokenizer.json has no [CLS] or [SEP]: a BERT needs both")
+        begin, middle, end = ids[:1], ids[1:], ids[1:]
     return (begin, middle, end) if pair else (begin, end)
 
 

@@ -38,7 +38,7 @@ from minilm.config import at_least, config_from_dict, opt, required, sub
 from minilm.data.batches import ExampleBatches
 from minilm.data.dataset import Record
 from minilm.data.formats import read_json
-from minilm.data.registry import DataRoot
+from minilm.data.registry import DataRoot, load_dataset
 from minilm.data.tokenizer import load_tokenizer
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
@@ -83,7 +83,7 @@ class FinetuneConfig:
         check=required,
     )
     task: str = opt(
-        "world_sentiment", "a task (see docs/tasks.md) or a classification file (.csv/.tsv/.jsonl)"
+        "world_sentiment", "a task (docs/tasks.md) or a classification file (.csv/.tsv/.jsonl)"
     )
     method: str = opt(
         "full", "what trains (each method's settings: its section below)", choices=tuple(METHODS)
@@ -276,9 +276,11 @@ def evaluate_run(cfg: EvalTaskConfig) -> dict[str, Any]:
         config_from_dict(task.Options, tuned.meta.get("options", {}), f"{folder / 'method.json'}"),
         **({"oos_threshold": cfg.oos_threshold} if cfg.oos_threshold >= 0 else {}),
     )
-    data = task.load(cfg.root.data_dir or None, seed)
-    split = "all" if is_file(name) and name != trained.name else cfg.split
-    records: list[Record] = data.train + data.dev + data.test if split == "all" else getattr(data, split)
+    if is_file(name) and name != trained.name:  # held-out data: every row, in the file's order
+        split = "all"
+        records: list[Record] = [r for part in load_dataset(name).splits.values() for r in part]
+    else:
+        split, records = cfg.split, getattr(task.load(cfg.root.data_dir or None, seed), cfg.split)
     arrays = task.arrays(tuned, {split: records}, cfg.max_len or tuned.meta.get("max_len", 64))[split]
     metrics = task.evaluate(tuned, records, arrays, options)
     out = Path(cfg.out) if cfg.out else folder / f"eval-{Path(name).stem}-{split}"
