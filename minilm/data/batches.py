@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minilm.data.tokenizer import encode_padded
+from minilm.data.tokenizer import EOS, PAD, SEP, encode_padded
 from minilm.errors import UserError
 
 
@@ -79,3 +79,67 @@ def trim_padding(*parts: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], 
     One width for every split, so one compiled step and one compiled predictor serve them all."""
     width = max(int(p["attention_mask"].sum(1).max()) for p in parts)
     return tuple({k: v[:, :width] if v.ndim == 2 else v for k, v in p.items()} for p in parts)
+
+
+# --- conditional generation: an encoder-decoder's and a decoder-only model's arrays ------------------
+
+
+def _ids(tokenizer, texts, limit: int) -> list[list[int]]:
+    """Each text's token ids (no special tokens added), its first ``limit`` kept."""
+    return [e.ids[:limit] for e in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+
+def source_prompts(tokenizer, sources, *, max_source_len: int, end: int) -> list[list[int]]:
+    """What generation starts from: each source cut to ``max_source_len - 1`` tokens + ``end`` (the
+    encoder's ``<eos>``, or a decoder-only model's ``<sep>``)."""
+    return [ids + [end] for ids in _ids(tokenizer, sources, max_source_len - 1)]
+
+
+def _right_padded(rows: list[list[int]], width: int) -> tuple[np.ndarray, np.ndarray]:
+    tokens = np.full((len(rows), width), PAD, np.int32)
+    mask = np.zeros((len(rows), width), np.int32)
+    for i, row in enumerate(rows):
+        tokens[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+    return tokens, mask
+
+
+def seq2seq_arrays(
+    tokenizer, sources, targets, *, max_source_len: int, max_target_len: int, start_id: int = EOS
+) -> dict[str, np.ndarray]:
+    """Teacher forcing's arrays, right-padded: "source", "source_mask" (N, max_source_len): x <eos>;
+    "target_in" (N, max_target_len): [start] y_1 .. y_m; "target_out": y_1 .. y_m <eos>, the input
+    shifted by one; "target_mask": 1 on the m + 1 real positions.  Targets are cut to
+    ``max_target_len - 1`` tokens."""
+    source, source_mask = _right_padded(
+        source_prompts(tokenizer, sources, max_source_len=max_source_len, end=EOS), max_source_len
+    )
+    ys = _ids(tokenizer, targets, max_target_len - 1)
+    target_in, target_mask = _right_padded([[start_id, *y] for y in ys], max_target_len)
+    target_out, _ = _right_padded([[*y, EOS] for y in ys], max_target_len)
+    return {
+        "source": source,
+        "source_mask": source_mask,
+        "target_in": target_in,
+        "target_out": target_out,
+        "target_mask": target_mask,
+    }
+
+
+def prefix_lm_arrays(
+    tokenizer, sources, targets, *, max_source_len: int, max_target_len: int
+) -> dict[str, np.ndarray]:
+    """A decoder-only model's arrays for ``x <sep> y <eos>`` (source cut to ``max_source_len - 1``
+    tokens, target to ``max_target_len - 1``), width ``max_source_len + max_target_len - 1``:
+    "tokens" and "attention_mask" (the sequence without its last token), "targets" (the sequence
+    shifted by one), "loss_mask" (1 where the target is y_1 .. y_m or <eos>: from <sep> on)."""
+    prompts = source_prompts(tokenizer, sources, max_source_len=max_source_len, end=SEP)
+    ys = _ids(tokenizer, targets, max_target_len - 1)
+    sequences = [p + y + [EOS] for p, y in zip(prompts, ys, strict=True)]
+    width = max_source_len + max_target_len - 1
+    tokens, mask = _right_padded([s[:-1] for s in sequences], width)
+    shifted, _ = _right_padded([s[1:] for s in sequences], width)
+    loss_mask = np.zeros_like(mask)
+    for i, (p, y) in enumerate(zip(prompts, ys, strict=True)):
+        loss_mask[i, len(p) - 1 : len(p) + len(y)] = 1  # positions of <sep>, y_1 .. y_m
+    return {"tokens": tokens, "attention_mask": mask, "targets": shifted, "loss_mask": loss_mask}

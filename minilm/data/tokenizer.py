@@ -27,15 +27,23 @@ PAD, EOS, CLS, SEP, MASK = range(len(SPECIAL_TOKENS))
 UNK_TOKEN = "<unk>"  # the character tokenizer's token for characters never seen in training
 
 
-def train_bpe(lines: Iterable[str], vocab_size: int = 1024) -> Tokenizer:
-    """Train a byte-level BPE tokenizer on ``lines`` (deterministic for the same lines)."""
+def new_bpe() -> Tokenizer:
+    """A byte-level BPE tokenizer with no vocabulary yet (``get_vocab_size() == 0``): a model built
+    before its training text is read gets one and trains it with ``train_bpe(lines, into=...)``."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    return tokenizer
+
+
+def train_bpe(lines: Iterable[str], vocab_size: int = 1024, *, into: Tokenizer | None = None) -> Tokenizer:
+    """Train a byte-level BPE tokenizer on ``lines`` (deterministic for the same lines); ``into``: train
+    that :func:`new_bpe` tokenizer in place instead of a new one."""
     if vocab_size < 256 + len(SPECIAL_TOKENS):
         raise UserError(
             f"--vocab_size={vocab_size}: byte-level BPE needs at least {256 + len(SPECIAL_TOKENS)}"
         )
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
-    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer = new_bpe() if into is None else into
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         special_tokens=list(SPECIAL_TOKENS),

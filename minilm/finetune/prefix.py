@@ -35,7 +35,7 @@ from minilm.config import at_least, opt, validate
 from minilm.errors import UserError
 from minilm.finetune.select import head_params, trainable
 from minilm.models.layers import Dense, normal
-from minilm.models.transformer import TransformerConfig, backbone_of
+from minilm.models.transformer import MultiHeadAttention, TransformerConfig, backbone_of
 
 
 class PrefixParam(nnx.Param):
@@ -102,11 +102,11 @@ def fold(model: nnx.Module) -> None:
 
     The same filter (PrefixParam and the head) then selects what to save; training can continue on
     the plain prefixes.  A model without a reparameterised prefix is left as it is."""
-    blocks = backbone_of(model).blocks
-    views = [block.attn.prefix for block in blocks if isinstance(block.attn.prefix, LayerPrefix)]
+    layers = [node for _, node in nnx.iter_graph(model) if isinstance(node, MultiHeadAttention)]
+    views = [attn.prefix for attn in layers if isinstance(attn.prefix, LayerPrefix)]
     if not views:
         return
     prefixes = views[0].mlp()  # (L, 2, P, H, Q), computed once
-    for block in blocks:
-        if isinstance(block.attn.prefix, LayerPrefix):
-            block.attn.set_prefix(PrefixParam(prefixes[block.attn.prefix.layer]))
+    for attn in layers:
+        if isinstance(attn.prefix, LayerPrefix):
+            attn.set_prefix(PrefixParam(prefixes[attn.prefix.layer]))

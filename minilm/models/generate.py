@@ -1,4 +1,12 @@
-"""Autoregressive generation from a causal LM: greedy, sampling (temperature, top-k, top-p), beam search.
+"""Autoregressive generation: greedy, sampling (temperature, top-k, top-p), beam search.
+
+The model is a causal LM (:class:`~minilm.models.transformer.GPT`, which continues a prompt) or an
+encoder-decoder (:class:`~minilm.models.seq2seq.Seq2Seq`, which reads the "prompt" as its source and
+writes the target from a start token).  Both implement the :class:`Decoder` interface this module
+decodes through: ``start_decoding`` runs the prompt and returns the first next-token logits and a
+decoding state (a pytree whose leaves have the batch first: the key/value cache, and for the
+encoder-decoder the encoder memory), ``decode_step`` feeds one token per row.  Beam search reorders
+the state's rows to follow the beams, whatever the state holds.
 
 A decoder produces one token at a time: ``x_{t+1} ~ p(x_{t+1} | x_1..x_t)``.  With a key/value cache
 (:class:`~minilm.models.transformer.KVCache`) every step runs the model on the *one* new token and attends
@@ -26,7 +34,7 @@ import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +42,7 @@ import numpy as np
 from flax import nnx
 
 from minilm.errors import UserError
-from minilm.models.transformer import GPT, KVCache, init_cache
+from minilm.models.transformer import GPT
 
 NEG_INF = -1e30  # a finite "minus infinity" for masked logits (keeps arithmetic NaN-free)
 
@@ -68,6 +76,22 @@ class GenerationConfig:
             raise UserError("beam search is deterministic: use temperature=0 with num_beams > 1")
 
 
+@runtime_checkable
+class Decoder(Protocol):
+    """What :func:`generate` needs of a model (shapes: B rows, T prompt tokens, N new tokens, V vocab)."""
+
+    def check_decoding(self, prompt_len: int, max_new_tokens: int) -> None:
+        """A UserError if the prompt and N new tokens do not fit the model."""
+
+    def start_decoding(
+        self, prompt: jax.Array, mask: jax.Array, max_new_tokens: int
+    ) -> tuple[jax.Array, Any]:
+        """Left-padded prompt (B, T) and mask (B, T) -> first next-token logits (B, V), decoding state."""
+
+    def decode_step(self, tokens: jax.Array, state: Any) -> tuple[jax.Array, Any]:
+        """Tokens (B,) -> next-token logits (B, V), the state one token further."""
+
+
 class Generation(NamedTuple):
     """The output of :func:`generate` (NumPy arrays)."""
 
@@ -77,11 +101,14 @@ class Generation(NamedTuple):
     logits: np.ndarray | None  # (B, N, V) logits each token was chosen from (greedy/sampling only)
 
 
-def left_pad(prompts: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Token lists -> tokens (B, T) int32 and attention mask (B, T) bool, padded on the left."""
+def left_pad(
+    prompts: Sequence[Sequence[int]], pad_id: int = 0, width: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Token lists -> tokens (B, T) int32 and attention mask (B, T) bool, padded on the left to the
+    longest prompt, or to ``width`` (at least that)."""
     if not prompts or any(len(p) == 0 for p in prompts):
         raise UserError("every prompt needs at least one token")
-    width = max(len(p) for p in prompts)
+    width = max(max(len(p) for p in prompts), width or 0)
     tokens = np.full((len(prompts), width), pad_id, np.int32)
     mask = np.zeros((len(prompts), width), bool)
     for i, p in enumerate(prompts):
@@ -125,7 +152,7 @@ class _Step(NamedTuple):
 
     i: jax.Array  # () tokens generated so far
     logits: jax.Array  # (B, V) logits for the next token
-    cache: KVCache | None  # the cache (use_cache) ...
+    state: Any  # the model's decoding state (use_cache) ...
     buffer: jax.Array | None  # ... or every token so far (B, T + N) and its mask, for re-running
     buffer_mask: jax.Array | None
     out: jax.Array  # (B, N) generated tokens
@@ -149,19 +176,18 @@ def _decode(
     n = cfg.max_new_tokens
     stops = jnp.asarray(cfg.stop_tokens, jnp.int32).reshape(-1)
     if cfg.use_cache:
-        cache = init_cache(model.cfg, b, t + n)
-        logits, cache = model.extend(tokens, cache, attention_mask=mask)
+        logits, state = model.start_decoding(tokens, mask, n)  # (B, V)
         buffer = buffer_mask = None
     else:
-        cache = None
+        state = None
         buffer = jnp.concatenate([tokens, jnp.full((b, n), cfg.pad_id, jnp.int32)], axis=1)  # (B, T + N)
         buffer_mask = jnp.concatenate([mask, jnp.zeros((b, n), bool)], axis=1)
-        logits = model(buffer, attention_mask=buffer_mask)[:, :t]
+        logits = model(buffer, attention_mask=buffer_mask)[:, t - 1]  # left padding: every row's last token
     vocab = logits.shape[-1]
     carry = _Step(
         i=jnp.zeros((), jnp.int32),
-        logits=logits[:, -1],  # left padding: the last column is every row's last prompt token
-        cache=cache,
+        logits=logits,
+        state=state,
         buffer=buffer,
         buffer_mask=buffer_mask,
         out=jnp.full((b, n), cfg.pad_id, jnp.int32),
@@ -184,15 +210,15 @@ def _decode(
         log_prob = c.log_prob + jnp.where(c.done, 0.0, log_p)
         done = c.done | jnp.isin(token, stops)
         if cfg.use_cache:
-            logits, cache = model.extend(token[:, None], c.cache)
-            next_logits, buffer, buffer_mask = logits[:, 0], None, None
+            next_logits, state = model.decode_step(token, c.state)
+            buffer, buffer_mask = None, None
         else:
-            cache = None
+            state = None
             buffer = c.buffer.at[:, t + c.i].set(token)
             buffer_mask = c.buffer_mask.at[:, t + c.i].set(True)
             all_logits = model(buffer, attention_mask=buffer_mask)  # (B, T + N, V)
             next_logits = jax.lax.dynamic_index_in_dim(all_logits, t + c.i, axis=1, keepdims=False)
-        return _Step(c.i + 1, next_logits, cache, buffer, buffer_mask, out, out_logits, log_prob, done, key)
+        return _Step(c.i + 1, next_logits, state, buffer, buffer_mask, out, out_logits, log_prob, done, key)
 
     return jax.lax.while_loop(cond, body, carry)
 
@@ -205,7 +231,7 @@ class _Beams(NamedTuple):
 
     i: jax.Array  # () tokens generated so far
     logits: jax.Array  # (B*K, V) next-token logits of the alive beams
-    cache: KVCache  # rows ordered (batch, beam)
+    state: Any  # the model's decoding state, rows ordered (batch, beam)
     alive_seq: jax.Array  # (B, K, N)
     alive_log_p: jax.Array  # (B, K) summed log-probabilities (NEG_INF = empty slot)
     done_seq: jax.Array  # (B, K, N)
@@ -231,16 +257,12 @@ def _beam_search(
     k, n, alpha = cfg.num_beams, cfg.max_new_tokens, cfg.length_penalty
     stops = jnp.asarray(cfg.stop_tokens, jnp.int32).reshape(-1)
     # every beam starts from the prompt: rows (b0k0, b0k1, ..., b1k0, ...)
-    logits, cache = model.extend(
-        jnp.repeat(tokens, k, axis=0),
-        init_cache(model.cfg, b * k, t + n),
-        attention_mask=jnp.repeat(mask, k, axis=0),
-    )
+    logits, state = model.start_decoding(jnp.repeat(tokens, k, axis=0), jnp.repeat(mask, k, axis=0), n)
     first = jnp.full((b, k), NEG_INF).at[:, 0].set(0.0)  # only beam 0 is alive at the start
     carry = _Beams(
         i=jnp.zeros((), jnp.int32),
-        logits=logits[:, -1],
-        cache=cache,
+        logits=logits,
+        state=state,
         alive_seq=jnp.full((b, k, n), cfg.pad_id, jnp.int32),
         alive_log_p=first,
         done_seq=jnp.full((b, k, n), cfg.pad_id, jnp.int32),
@@ -281,55 +303,64 @@ def _beam_search(
         done_seq = jnp.take_along_axis(jnp.concatenate([c.done_seq, seq], axis=1), keep[:, :, None], axis=1)
         done_len = pick_from(jnp.concatenate([c.done_len, jnp.full((b, 2 * k), c.i + 1)], axis=1))
         done_log_p = pick_from(jnp.concatenate([c.done_log_p, top_log_p], axis=1))
-        # reorder the cache rows to follow their beams, then feed the chosen tokens
+        # reorder the state's rows to follow their beams, then feed the chosen tokens
         rows = (jnp.arange(b)[:, None] * k + source).reshape(-1)  # (B*K,)
-        cache = jax.tree.map(lambda a: a[rows] if a.ndim > 0 else a, c.cache)
-        logits, cache = model.extend(alive_seq[:, :, c.i].reshape(b * k, 1), cache)
+        state = jax.tree.map(lambda a: a[rows] if a.ndim > 0 else a, c.state)
+        logits, state = model.decode_step(alive_seq[:, :, c.i].reshape(b * k), state)
         return _Beams(
-            c.i + 1, logits[:, 0], cache, alive_seq, alive_log_p, done_seq, done_score, done_len, done_log_p
+            c.i + 1, logits, state, alive_seq, alive_log_p, done_seq, done_score, done_len, done_log_p
         )
 
     return jax.lax.while_loop(cond, body, carry)
+
+
+def beam_search(model: Decoder, tokens: np.ndarray, mask: np.ndarray, cfg: GenerationConfig) -> Generation:
+    """Beam search with ``cfg.num_beams`` beams over left-padded prompts, tokens and mask (B, T): the
+    best finished hypothesis of each row.  One beam equals greedy decoding when there are no stop
+    tokens; with them it also keeps a hypothesis that stopped on the runner-up token, which may win."""
+    graphdef, state = nnx.split(model)
+    r = _beam_search(graphdef, state, jnp.asarray(tokens), jnp.asarray(mask), cfg)
+    best = jnp.argmax(r.done_score, axis=1)  # (B,): the last step finishes every beam, so one exists
+    seq = jnp.take_along_axis(r.done_seq, best[:, None, None], axis=1)[:, 0]
+    length = jnp.take_along_axis(r.done_len, best[:, None], axis=1)[:, 0]
+    score = jnp.take_along_axis(r.done_score, best[:, None], axis=1)[:, 0]
+    positions = jnp.arange(cfg.max_new_tokens)[None, :]
+    seq = jnp.where(positions < length[:, None], seq, cfg.pad_id)
+    return Generation(np.asarray(seq), np.asarray(length), np.asarray(score), None)
 
 
 # ---------------------------------------------------------------------------------------------- entry
 
 
 def generate(
-    model: GPT,
+    model: Decoder,
     prompts: Sequence[Sequence[int]],
     cfg: GenerationConfig,
     *,
     key: jax.Array | None = None,
+    width: int | None = None,
 ) -> Generation:
-    """Continue each prompt (a list of token ids) by up to ``cfg.max_new_tokens`` tokens.
+    """Continue each prompt (a list of token ids) by up to ``cfg.max_new_tokens`` tokens; for an
+    encoder-decoder the prompts are the sources and the output is each one's target.
 
     ``key`` is required for sampling (``temperature > 0``); greedy and beam search ignore it.
+    ``width``: left-pad the prompts to at least this many tokens (batches of one shape share one
+    compiled decoder).
     """
-    if not model.cfg.causal:
-        raise UserError("generation needs a causal LM (a GPT); this model is bidirectional")
-    tokens, mask = left_pad(prompts, cfg.pad_id)
-    total = tokens.shape[1] + cfg.max_new_tokens
-    if total > model.cfg.max_len:
+    if not isinstance(model, Decoder):
         raise UserError(
-            f"longest prompt ({tokens.shape[1]} tokens) + max_new_tokens ({cfg.max_new_tokens}) = {total} "
-            f"exceeds the model's max_len {model.cfg.max_len}"
+            f"generation needs a causal LM (a GPT) or an encoder-decoder; a {type(model).__name__} "
+            "is neither (a BERT is bidirectional)"
         )
+    if cfg.num_beams == 1 and not cfg.use_cache and not isinstance(model, GPT):
+        raise UserError("use_cache=False (re-running the whole prefix) is for decoder-only models")
+    tokens, mask = left_pad(prompts, cfg.pad_id, width)
+    model.check_decoding(tokens.shape[1], cfg.max_new_tokens)
     if cfg.temperature > 0 and key is None:
         raise UserError("sampling (temperature > 0) needs a random key")
-    graphdef, state = nnx.split(model)
     if cfg.num_beams > 1:
-        if not cfg.use_cache:
-            cfg = dataclasses.replace(cfg, use_cache=True)  # beam search always decodes with the cache
-        r = _beam_search(graphdef, state, jnp.asarray(tokens), jnp.asarray(mask), cfg)
-        # rows with no finished hypothesis (cannot happen: the last step finishes every beam) fall back
-        best = jnp.argmax(r.done_score, axis=1)  # (B,)
-        seq = jnp.take_along_axis(r.done_seq, best[:, None, None], axis=1)[:, 0]
-        length = jnp.take_along_axis(r.done_len, best[:, None], axis=1)[:, 0]
-        score = jnp.take_along_axis(r.done_score, best[:, None], axis=1)[:, 0]
-        positions = jnp.arange(cfg.max_new_tokens)[None, :]
-        seq = jnp.where(positions < length[:, None], seq, cfg.pad_id)
-        return Generation(np.asarray(seq), np.asarray(length), np.asarray(score), None)
+        return beam_search(model, tokens, mask, dataclasses.replace(cfg, use_cache=True))
+    graphdef, state = nnx.split(model)
     key = jax.random.key(0) if key is None else key
     r = _decode(graphdef, state, jnp.asarray(tokens), jnp.asarray(mask), cfg, key)
     out = np.asarray(r.out)

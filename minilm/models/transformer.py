@@ -120,7 +120,7 @@ class TransformerConfig:
         return dataclasses.asdict(self)
 
 
-def _dense(
+def make_dense(
     cfg: TransformerConfig,
     d_in: int,
     d_out: int,
@@ -227,8 +227,8 @@ class MultiHeadAttention(nnx.Module):
     """
 
     def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
-        self.qkv = _dense(cfg, cfg.d_model, 3 * cfg.d_model, rngs=rngs)
-        self.out = _dense(cfg, cfg.d_model, cfg.d_model, residual=True, rngs=rngs)
+        self.qkv = make_dense(cfg, cfg.d_model, 3 * cfg.d_model, rngs=rngs)
+        self.out = make_dense(cfg, cfg.d_model, cfg.d_model, residual=True, rngs=rngs)
         self.n_head, self.head_dim = cfg.n_head, cfg.head_dim
         self.attn_dropout = cfg.attn_dropout
         self.prefix: nnx.Variable | nnx.Module | None = nnx.data(None)
@@ -294,8 +294,8 @@ class FeedForward(nnx.Module):
     """Position-wise FFN (§3.3): ``W_2 GELU(W_1 x + b_1) + b_2``, D -> d_ff -> D."""
 
     def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
-        self.up = _dense(cfg, cfg.d_model, cfg.d_ff, rngs=rngs)
-        self.down = _dense(cfg, cfg.d_ff, cfg.d_model, residual=True, rngs=rngs)
+        self.up = make_dense(cfg, cfg.d_model, cfg.d_ff, rngs=rngs)
+        self.down = make_dense(cfg, cfg.d_ff, cfg.d_model, residual=True, rngs=rngs)
         self.approximate = cfg.gelu == "tanh"
 
     def __call__(self, x: jax.Array, *, rngs: nnx.Rngs | None = None) -> jax.Array:
@@ -336,14 +336,24 @@ class Block(nnx.Module):
 # ------------------------------------------------------------------------------------------- backbone
 
 
+def _layer_memory(memory: tuple[KVBlock, ...] | None, layer: int) -> dict[str, KVBlock]:
+    """The keyword a decoder layer gets its slice of the encoder memory by (none for other stacks)."""
+    return {} if memory is None else {"memory": memory[layer]}
+
+
 class Transformer(nnx.Module):
     """Embeddings + L blocks (+ final LN for pre-LN): tokens (B, T) -> hidden states (B, T, D).
+
+    ``block``: the layer type, :class:`Block` by default; an encoder-decoder's decoder passes its
+    :class:`~minilm.models.seq2seq.DecoderBlock` and calls the stack with ``memory``: one
+    :data:`KVBlock` per layer (the encoder output's keys and values, and the source mask), handed to
+    layer ``l`` as ``memory=memory[l]``.
 
     ``prompt`` (None by default): P vectors (P, D) that run before the tokens (prompt tuning,
     :meth:`set_prompt`).
     """
 
-    def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs):
+    def __init__(self, cfg: TransformerConfig, *, rngs: nnx.Rngs, block: type[nnx.Module] = Block):
         self.cfg = cfg
         std = cfg.init_std
         self.tok_emb = Embedding(cfg.vocab_size, cfg.d_model, std=std, rngs=rngs)
@@ -352,7 +362,7 @@ class Transformer(nnx.Module):
         self.type_emb = Embedding(types, cfg.d_model, std=std, rngs=rngs) if types else None
         eps, bias = cfg.layer_norm_eps, cfg.bias
         self.emb_ln = None if cfg.pre_ln else LayerNorm(cfg.d_model, eps=eps, bias=bias)
-        self.blocks = nnx.List([Block(cfg, rngs=rngs) for _ in range(cfg.n_layer)])
+        self.blocks = nnx.List([block(cfg, rngs=rngs) for _ in range(cfg.n_layer)])
         self.ln_f = LayerNorm(cfg.d_model, eps=eps, bias=bias) if cfg.pre_ln else None
         self.prompt: nnx.Variable | None = nnx.data(None)
 
@@ -373,6 +383,7 @@ class Transformer(nnx.Module):
         *,
         attention_mask: jax.Array | None = None,
         token_types: jax.Array | None = None,
+        memory: tuple[KVBlock, ...] | None = None,
         rngs: nnx.Rngs | None = None,
     ) -> jax.Array:
         """tokens (B, T) int -> hidden (B, T, D).
@@ -396,8 +407,8 @@ class Transformer(nnx.Module):
             positions = jnp.maximum(jnp.cumsum(key_valid, axis=1, dtype=jnp.int32) - 1, 0)
         mask = self._mask(key_valid, p + t)
         x = self._embed(tokens, positions, token_types, rngs)  # (B, P + T, D)
-        for block in self.blocks:
-            x, _ = block(x, mask, rngs=rngs)
+        for i, block in enumerate(self.blocks):
+            x, _ = block(x, mask, rngs=rngs, **_layer_memory(memory, i))
         return self._final(x[:, p:] if p else x)
 
     def extend(
@@ -406,6 +417,7 @@ class Transformer(nnx.Module):
         cache: KVCache,
         *,
         attention_mask: jax.Array | None = None,
+        memory: tuple[KVBlock, ...] | None = None,
     ) -> tuple[jax.Array, KVCache]:
         """Run ``tokens`` (B, T) after the cached positions (causal models only; no dropout).
 
@@ -426,7 +438,7 @@ class Transformer(nnx.Module):
         keys, values = [], []
         for i, block in enumerate(self.blocks):
             past = (cache.keys[i], cache.values[i], start, cache.valid)
-            x, (k, v) = block(x, mask, past=past)
+            x, (k, v) = block(x, mask, past=past, **_layer_memory(memory, i))
             keys.append(k)
             values.append(v)
         new_cache = KVCache(
@@ -492,7 +504,7 @@ class GPT(nnx.Module):
         self.cfg = cfg
         self.backbone = Transformer(cfg, rngs=rngs)
         untied = not cfg.tie_embeddings
-        self.lm_head = _dense(cfg, cfg.d_model, cfg.vocab_size, bias=False, rngs=rngs) if untied else None
+        self.lm_head = make_dense(cfg, cfg.d_model, cfg.vocab_size, bias=False, rngs=rngs) if untied else None
 
     def __call__(
         self,
@@ -521,6 +533,31 @@ class GPT(nnx.Module):
             return self.backbone.tok_emb.attend(hidden).astype(jnp.float32)
         return self.lm_head(hidden).astype(jnp.float32)
 
+    # the decoding interface of minilm.models.generate (an encoder-decoder has the same three methods)
+
+    def check_decoding(self, prompt_len: int, max_new_tokens: int) -> None:
+        """A UserError if a prompt of ``prompt_len`` tokens and ``max_new_tokens`` more do not fit."""
+        total = prompt_len + max_new_tokens
+        if total > self.cfg.max_len:
+            raise UserError(
+                f"longest prompt ({prompt_len} tokens) + max_new_tokens ({max_new_tokens}) = {total} "
+                f"exceeds the model's max_len {self.cfg.max_len}"
+            )
+
+    def start_decoding(
+        self, prompt: jax.Array, mask: jax.Array, max_new_tokens: int
+    ) -> tuple[jax.Array, KVCache]:
+        """Run the left-padded prompt (B, T) (mask (B, T)) into a cache of T + N slots.  Returns the
+        logits of the first new token (B, V) and the cache."""
+        cache = init_cache(self.cfg, prompt.shape[0], prompt.shape[1] + max_new_tokens)
+        logits, cache = self.extend(prompt, cache, attention_mask=mask)
+        return logits[:, -1], cache  # left padding: the last column is every row's last prompt token
+
+    def decode_step(self, tokens: jax.Array, cache: KVCache) -> tuple[jax.Array, KVCache]:
+        """Feed one token per row, (B,): the next token's logits (B, V) and the cache one slot longer."""
+        logits, cache = self.extend(tokens[:, None], cache)
+        return logits[:, 0], cache
+
 
 class BERT(nnx.Module):
     """Masked LM: backbone + MLM head ``LN(GELU(dense(h))) E^T + b`` (decoder tied to the embedding)."""
@@ -531,11 +568,11 @@ class BERT(nnx.Module):
         self.cfg = cfg
         self.backbone = Transformer(cfg, rngs=rngs)
         d = cfg.d_model
-        self.mlm_dense = _dense(cfg, d, d, rngs=rngs)
+        self.mlm_dense = make_dense(cfg, d, d, rngs=rngs)
         self.mlm_ln = LayerNorm(d, eps=cfg.layer_norm_eps, bias=cfg.bias)
         self.mlm_bias = nnx.Param(jnp.zeros((cfg.vocab_size,), jnp.float32))
         untied = not cfg.tie_embeddings
-        self.mlm_decoder = _dense(cfg, d, cfg.vocab_size, bias=False, rngs=rngs) if untied else None
+        self.mlm_decoder = make_dense(cfg, d, cfg.vocab_size, bias=False, rngs=rngs) if untied else None
         self.approximate = cfg.gelu == "tanh"
 
     def __call__(

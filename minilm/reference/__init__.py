@@ -23,7 +23,8 @@ float64 inputs to about 1e-12.  Metrics (BLEU, ROUGE, P/R/F1) agree exactly up t
 ==================  ===================================================================================
 module              functions
 ==================  ===================================================================================
-``attention``       softmax, causal_mask, attention (boolean or additive mask), multi_head_attention
+``attention``       softmax, causal_mask, attention (boolean or additive mask), multi_head_attention,
+                    cross_attention (encoder-decoder)
 ``layers``          layer_norm, layer_norm_grads, gelu, gelu_grad (exact and tanh), sigmoid
 ``lstm``            lstm_step, lstm_sequence (gate order i, f, g, o; projection, clipping, padding)
 ``word2vec``        sgns_loss, sgns_grads, cbow_loss, cbow_grads, glove_weight, glove_cost, glove_grads
@@ -35,7 +36,7 @@ module              functions
 ==================  ===================================================================================
 """
 
-from minilm.reference.attention import attention, causal_mask, multi_head_attention, softmax
+from minilm.reference.attention import attention, causal_mask, cross_attention, multi_head_attention, softmax
 from minilm.reference.bleu import brevity_penalty, closest_ref_length, corpus_bleu, modified_precision, ngrams
 from minilm.reference.classification import macro_scores, per_class_scores
 from minilm.reference.layers import gelu, gelu_grad, layer_norm, layer_norm_grads, sigmoid
@@ -63,6 +64,7 @@ __all__ = [
     "clip_by_global_norm",
     "closest_ref_length",
     "corpus_bleu",
+    "cross_attention",
     "cross_entropy",
     "gelu",
     "gelu_grad",

@@ -68,3 +68,23 @@ def multi_head_attention(
         for i in range(n_heads)
     ]
     return np.concatenate(heads, axis=-1) @ w_o  # (..., T, H d_v) @ (H d_v, D)
+
+
+# §3.2.3, encoder-decoder attention: "the queries come from the previous decoder layer, and the memory
+# keys and values come from the output of the encoder" -- multi-head attention with key = value = the
+# encoder output M, each query seeing every real source position (the source padding masked):
+#          CrossAttn(X, M) = Concat(head_1, ..., head_H) W^O,  head_i = Attention(X W_i^Q, M W_i^K, M W_i^V)
+def cross_attention(
+    x: np.ndarray,
+    memory: np.ndarray,
+    w_q: np.ndarray,
+    w_k: np.ndarray,
+    w_v: np.ndarray,
+    w_o: np.ndarray,
+    n_heads: int,
+    memory_mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """x (..., T, D) decoder states, memory (..., S, D) encoder output, memory_mask (..., S) with True
+    = a real source token -> (..., T, D)."""
+    mask = None if memory_mask is None else np.asarray(memory_mask, bool)[..., None, :]  # (..., 1, S)
+    return multi_head_attention(x, memory, memory, w_q, w_k, w_v, w_o, n_heads, mask)

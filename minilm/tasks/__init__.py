@@ -21,10 +21,11 @@ from minilm.errors import UserError
 from minilm.tasks.base import NoOptions, Task, TaskData
 from minilm.tasks.classification import CLASSIFICATION_TASKS
 from minilm.tasks.classification import FILE_KINDS as CLASSIFICATION_FILES
+from minilm.tasks.generation import GENERATION_TASKS
 from minilm.tasks.qa import FILE_KINDS as QA_FILES
 from minilm.tasks.qa import QA_TASKS
 
-TASKS: dict[str, Task] = {task.name: task for task in (*CLASSIFICATION_TASKS, *QA_TASKS)}
+TASKS: dict[str, Task] = {task.name: task for task in (*CLASSIFICATION_TASKS, *QA_TASKS, *GENERATION_TASKS)}
 FILE_TASKS: dict[str, Callable[[str], Task]] = {**CLASSIFICATION_FILES, **QA_FILES}
 
 

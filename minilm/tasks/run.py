@@ -39,6 +39,7 @@ from minilm.data.batches import ExampleBatches
 from minilm.data.dataset import Record
 from minilm.data.formats import read_json
 from minilm.data.registry import DataRoot, load_dataset
+from minilm.data.tokenizer import load_tokenizer
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
 from minilm.finetune import METHODS, trainable_count
@@ -54,6 +55,7 @@ from minilm.finetune.saved import Finetuned, read_meta, restore, save_method
 from minilm.models.transformer import count_params
 from minilm.tasks import TASKS, Task, file_task, get_task, is_file
 from minilm.tasks.classification import ClassifyOptions
+from minilm.tasks.generation import GenerateOptions
 from minilm.tasks.qa import QAOptions
 from minilm.train.distributed import ALIASES as DIST_ALIASES
 from minilm.train.distributed import DistributedConfig, is_lead
@@ -76,7 +78,10 @@ class FinetuneConfig:
     """Fine-tune a pretrained backbone on a task with one of the methods."""
 
     init: str = opt(
-        "", "the backbone: a minilm run/model folder or a Hugging Face BERT/GPT-2 folder", check=required
+        "",
+        "the backbone: a minilm run/model folder or a Hugging Face BERT/GPT-2 folder; seq2seq: a new "
+        "encoder-decoder (generation tasks)",
+        check=required,
     )
     task: str = opt("world_sentiment", "a task (docs/tasks.md) or a classification file (.csv/.tsv/.jsonl)")
     method: str = opt(
@@ -88,6 +93,10 @@ class FinetuneConfig:
     root: DataRoot = sub(DataRoot, flat=True)
     classify: ClassifyOptions = sub(ClassifyOptions, flat=True)
     qa: QAOptions = sub(QAOptions, "extractive QA tasks (xquad, world_qa): windows and answer length")
+    generate: GenerateOptions = sub(
+        GenerateOptions,
+        "generation tasks (multi30k, scitldr, world_*): decoding; a new encoder-decoder's size",
+    )
     dist: DistributedConfig = sub(DistributedConfig, "multi-process job and CPU devices (docs/scaling.md)")
     train: TrainConfig = sub(
         TrainConfig, "optimisation: AdamW, 10% warmup, linear decay to 0 (as the anchor)",
@@ -217,6 +226,8 @@ def load_run(folder: str | Path, *, trains: bool) -> tuple[Task, Finetuned]:
     saved_options = meta.get("options", {"pooling": meta.get("pooling", "auto")})  # runs before tasks/
     options = config_from_dict(task.Options, saved_options, f"{folder / 'method.json'}, key 'options'")
     tuned = task.build(meta["init"], meta["method"], method_cfg, 0, options, meta.get("labels"))
+    if (folder / "tokenizer.json").is_file():  # the run's own (a new encoder-decoder's BPE lives only there)
+        tuned = tuned._replace(tokenizer=load_tokenizer(folder / "tokenizer.json"))
     return task, restore(folder, tuned._replace(meta={**tuned.meta, **meta}), trains=trains)
 
 
