@@ -4,6 +4,8 @@ happen here.
 
     save_method(folder, model, trainable, meta)    # method.safetensors + method.json
     loaded = load_method(folder, trains=True)       # the base, the method, its weights, the head
+    a = load_method(sst2, trains=False, name="sst2")           # under a name (minilm.finetune.slots)
+    b = load_method(topic, trains=False, into=a, name="topic")  # a second one on a's base and model
 
 ``method.safetensors`` holds ``nnx.state(model, trainable)``: the method's new parameters *and* the base
 parameters it trained -- the task head always among them (a prefix trained through its MLP is folded
@@ -12,6 +14,11 @@ the rest: the backbone it started from (``init``: a minilm or Hugging Face folde
 settings, the head (labels, pooling).  ``load_method`` rebuilds the classifier from ``init``, applies the
 method, loads the saved weights, and says in its result what trains: the method's filter with
 ``trains=True`` (training continues where it stopped), nothing with ``trains=False`` (inference).
+
+Under a name the method (and its head) goes in its own slot (:func:`minilm.finetune.add`), ``into``
+another loaded method's model when that one was fine-tuned from the same backbone with the same
+pooling; the file is the same either way (a slot's parameters are saved as the method alone has them,
+:func:`minilm.finetune.slots.plain_key`), so any saved method loads alone or under a name.
 """
 
 from __future__ import annotations
@@ -28,8 +35,9 @@ from minilm.config import config_from_dict
 from minilm.data.formats import read_json
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
-from minilm.finetune import METHODS
+from minilm.finetune import METHODS, add
 from minilm.finetune.prefix import fold
+from minilm.finetune.slots import plain_key
 from minilm.models.heads import SequenceClassifier
 from minilm.models.io import load_model
 from minilm.models.transformer import backbone_of
@@ -44,18 +52,30 @@ class Finetuned(NamedTuple):
     tokenizer: Tokenizer
     trainable: Any  # the NNX filter of what trains: the method's, or nnx.Nothing (frozen)
     meta: dict[str, Any]  # method.json
+    name: str | None = None  # the method's name, when it is one of several on the model
 
 
-def build(init: str, method: str, method_cfg: Any, labels: list[str], pooling: str, seed: int) -> Finetuned:
+def build(
+    init: str,
+    method: str,
+    method_cfg: Any,
+    labels: list[str],
+    pooling: str,
+    seed: int,
+    name: str | None = None,
+) -> Finetuned:
     """The classifier: the backbone at ``init``, a new head on ``pooling`` for ``labels`` (``auto``: the
-    last token for a causal backbone, [CLS] for a BERT), ``method`` applied."""
+    last token for a causal backbone, [CLS] for a BERT), ``method`` applied (under ``name``: added)."""
     loaded = load_model(init)
     if pooling == "auto":
         pooling = "last" if backbone_of(loaded.model).cfg.causal else "cls"
     model = SequenceClassifier(loaded.model, len(labels), pooling=pooling, rngs=nnx.Rngs(seed))
     extra = {"encode": lambda text: loaded.tokenizer.encode(text, add_special_tokens=False).ids}
-    apply = METHODS[method].apply
-    trainable = apply(model, method_cfg, rngs=nnx.Rngs(seed + 1), **(extra if method == "prompt" else {}))
+    if name is None:
+        apply = METHODS[method].apply
+        trainable = apply(model, method_cfg, rngs=nnx.Rngs(seed + 1), **(extra if method == "prompt" else {}))
+    else:
+        trainable = add(model, name, method, method_cfg, rngs=nnx.Rngs(seed + 1))
     meta = {
         "init": str(Path(init).resolve()) if not init.startswith("hf:") else init,
         "method": method,
@@ -63,7 +83,7 @@ def build(init: str, method: str, method_cfg: Any, labels: list[str], pooling: s
         "labels": list(labels),
         "pooling": pooling,
     }
-    return Finetuned(model, loaded.tokenizer, trainable, meta)
+    return Finetuned(model, loaded.tokenizer, trainable, meta, name)
 
 
 def save_method(folder: Path, tuned: Finetuned) -> None:
@@ -73,14 +93,21 @@ def save_method(folder: Path, tuned: Finetuned) -> None:
     if not is_lead():
         return
     folder.mkdir(parents=True, exist_ok=True)
-    state = nnx.state(tuned.model, tuned.trainable)
-    checkpoint.save_arrays(folder / WEIGHTS, checkpoint.flatten(state))
+    arrays = checkpoint.flatten(nnx.state(tuned.model, tuned.trainable))
+    if tuned.name is not None:
+        arrays = {plain_key(key, tuned.name): value for key, value in arrays.items()}
+    checkpoint.save_arrays(folder / WEIGHTS, arrays)
     atomic_write_bytes(folder / CONFIG, json.dumps(tuned.meta, indent=2).encode())
 
 
-def load_method(folder: str | Path, *, trains: bool) -> Finetuned:
+def load_method(
+    folder: str | Path, *, trains: bool, into: Finetuned | None = None, name: str | None = None
+) -> Finetuned:
     """The classifier saved in ``folder``; ``trains`` says whether its method's weights (and head) train
-    when it is handed to ``fit`` -- the returned ``trainable`` -- or stay frozen (``nnx.Nothing``)."""
+    when it is handed to ``fit`` -- the returned ``trainable`` -- or stay frozen (``nnx.Nothing``).
+
+    With ``name`` the method is added under that name (and is the active one), on a new model or on
+    ``into``'s: the result shares ``into.model``."""
     folder = Path(folder)
     meta = read_json(folder / CONFIG)
     where = str(folder / CONFIG)
@@ -92,8 +119,22 @@ def load_method(folder: str | Path, *, trains: bool) -> Finetuned:
     method_cfg = config_from_dict(METHODS[meta["method"]].config, meta["config"], where)
     if meta["method"] == "prefix":  # saved folded: rebuild the plain prefixes, not the MLP
         method_cfg = dataclasses.replace(method_cfg, reparam=False)
-    tuned = build(meta["init"], meta["method"], method_cfg, meta["labels"], meta["pooling"], seed=0)
+    if into is None:
+        args = (meta["init"], meta["method"], method_cfg, meta["labels"], meta["pooling"])
+        tuned = build(*args, seed=0, name=name)
+    else:
+        if name is None:
+            raise UserError("into= needs a name for the method it adds")
+        for key in ("init", "pooling"):
+            if meta[key] != into.meta[key]:
+                raise UserError(f"{where}: {key} {meta[key]!r} is not the model's ({into.meta[key]!r})")
+        n_out = len(meta["labels"])
+        trainable = add(into.model, name, meta["method"], method_cfg, rngs=nnx.Rngs(1), n_out=n_out)
+        tuned = into._replace(trainable=trainable, meta=meta, name=name)
     arrays, _ = checkpoint.load_arrays(folder / WEIGHTS)
     state = nnx.state(tuned.model, tuned.trainable)
+    if name is not None:  # the file names parameters as the method alone has them
+        slot_keys = {plain_key(key, name): key for key in checkpoint.flatten(state)}
+        arrays = {slot_keys.get(key, key): value for key, value in arrays.items()}
     nnx.update(tuned.model, checkpoint.unflatten(state, arrays, "", str(folder / WEIGHTS)))
     return tuned._replace(trainable=tuned.trainable if trains else nnx.Nothing, meta=meta)
