@@ -15,7 +15,8 @@ reference the cache is tested against, and the baseline of the decoding benchmar
   column; the attention mask hides the padding and position ids count real tokens only.
 - Prefix keys/values (prefix-tuning) are state of the model's attention layers
   (:meth:`~minilm.models.transformer.MultiHeadAttention.set_prefix`), so a model that holds them decodes
-  with them, with or without the cache.
+  with them, with or without the cache.  A soft prompt (prompt tuning) is prefilled into the cache
+  (:meth:`~minilm.models.transformer.Transformer.init_cache`): P more slots, positions shifted by P.
 - The decode loop is one fixed-shape ``jax.jit``-compiled ``lax.while_loop`` (it stops early when every
   row has finished); shapes depend only on the batch, the padded prompt length and ``max_new_tokens``.
 """
@@ -34,7 +35,7 @@ import numpy as np
 from flax import nnx
 
 from minilm.errors import UserError
-from minilm.models.transformer import GPT, KVCache, init_cache
+from minilm.models.transformer import GPT, KVCache
 
 NEG_INF = -1e30  # a finite "minus infinity" for masked logits (keeps arithmetic NaN-free)
 
@@ -149,7 +150,7 @@ def _decode(
     n = cfg.max_new_tokens
     stops = jnp.asarray(cfg.stop_tokens, jnp.int32).reshape(-1)
     if cfg.use_cache:
-        cache = init_cache(model.cfg, b, t + n)
+        cache = model.init_cache(b, t + n)
         logits, cache = model.extend(tokens, cache, attention_mask=mask)
         buffer = buffer_mask = None
     else:
@@ -233,7 +234,7 @@ def _beam_search(
     # every beam starts from the prompt: rows (b0k0, b0k1, ..., b1k0, ...)
     logits, cache = model.extend(
         jnp.repeat(tokens, k, axis=0),
-        init_cache(model.cfg, b * k, t + n),
+        model.init_cache(b * k, t + n),
         attention_mask=jnp.repeat(mask, k, axis=0),
     )
     first = jnp.full((b, k), NEG_INF).at[:, 0].set(0.0)  # only beam 0 is alive at the start
@@ -309,11 +310,13 @@ def generate(
     if not model.cfg.causal:
         raise UserError("generation needs a causal LM (a GPT); this model is bidirectional")
     tokens, mask = left_pad(prompts, cfg.pad_id)
-    total = tokens.shape[1] + cfg.max_new_tokens
+    soft = model.backbone.prompt_length
+    total = soft + tokens.shape[1] + cfg.max_new_tokens
     if total > model.cfg.max_len:
+        vectors = f"{soft} soft-prompt vectors + " if soft else ""
         raise UserError(
-            f"longest prompt ({tokens.shape[1]} tokens) + max_new_tokens ({cfg.max_new_tokens}) = {total} "
-            f"exceeds the model's max_len {model.cfg.max_len}"
+            f"{vectors}longest prompt ({tokens.shape[1]} tokens) + max_new_tokens ({cfg.max_new_tokens}) "
+            f"= {total} exceeds the model's max_len {model.cfg.max_len}"
         )
     if cfg.temperature > 0 and key is None:
         raise UserError("sampling (temperature > 0) needs a random key")
