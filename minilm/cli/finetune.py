@@ -85,6 +85,11 @@ class Config:
     pooling: str = opt("auto", "what the head reads: auto = cls for a BERT, last for a GPT", choices=POOLINGS)
     max_len: int = opt(64, "tokens per example (at most the backbone's context)", check=at_least(2))
     max_eval: int = opt(2000, "cap on dev examples evaluated during training", check=at_least(1))
+    bucket: int = opt(
+        0,
+        "pad each training batch to its longest row rounded up to a multiple of this (0: all to max_len)",
+        check=at_least(0),
+    )
     run: RunConfig = sub(RunConfig, flat=True)
     root: DataRoot = sub(DataRoot, flat=True)
     dist: DistributedConfig = sub(DistributedConfig, "multi-process job and CPU devices (docs/scaling.md)")
@@ -131,7 +136,7 @@ def run(cfg: Config) -> int:
         encode(dev_ex[: cfg.max_eval], where=f"{cfg.task} dev"),
         encode(test_ex, where=f"{cfg.task} test"),
     ), strict=True))  # fmt: skip
-    batches = ExampleBatches(arrays["train"], cfg.train.batch_size, cfg.train.seed)
+    batches = ExampleBatches(arrays["train"], cfg.train.batch_size, cfg.train.seed, cfg.bucket)
     start_run(cfg, run_dir, COMMAND)
     write_file(run_dir / "tokenizer.json", tuned.tokenizer.to_str().encode())
 
