@@ -37,6 +37,7 @@ from minilm.finetune.lora import LoRAConfig, LoRADense, lora_layers, merge, unme
 from minilm.finetune.partial_ffn import PartialFFNConfig
 from minilm.finetune.prefix import PrefixConfig, PrefixParam, fold
 from minilm.finetune.prompt import PromptConfig
+from minilm.models.generate import GenerationConfig, generate
 from minilm.models.heads import SequenceClassifier
 from minilm.models.hf import load_hf
 from minilm.models.layers import Dense
@@ -254,7 +255,7 @@ def _reference_hidden(backbone, tokens, valid: np.ndarray, prefixes: list[np.nda
     hand in front of the tokens' keys and values; the mask gains P ones."""
     cfg = backbone.cfg
     positions = jnp.asarray(np.maximum(np.cumsum(valid, 1) - 1, 0), jnp.int32)
-    x = np.asarray(backbone._embed(tokens, positions, None, None), np.float64)  # (B, T, D)
+    x = np.asarray(backbone._embed(backbone.tok_emb(tokens), positions, None, None), np.float64)  # (B, T, D)
     b, t, d = x.shape
     h, p = cfg.n_head, prefixes[0].shape[1]
     visible = np.tril(np.ones((t, t), bool)) if cfg.causal else np.ones((t, t), bool)
@@ -381,10 +382,38 @@ def test_prompt_shifts_positions_and_refuses_what_it_cannot_do():
     assert logits.shape == (*tokens.shape, GPT_CFG.vocab_size)  # LM logits for the real tokens only
     with pytest.raises(ValueError, match=r"\+ 5 prompt vectors"):
         model(jnp.ones((1, GPT_CFG.max_len - 4), jnp.int32))
-    with pytest.raises(UserError, match="soft prompt"):
-        model.extend(tokens, init_cache(GPT_CFG, batch=4))
     with pytest.raises(UserError, match="already"):
         _apply("prompt", model)
+    with pytest.raises(UserError, match="5 soft-prompt vectors"):
+        generate(model, [[1] * 16], GenerationConfig(max_new_tokens=4))  # 5 + 16 + 4 > max_len 24
+
+
+def test_prompt_works_through_cached_decoding():
+    """The cache from init_cache holds the P virtual tokens; extending it = the uncached forward
+    (positions shifted by P, a left-padded row), and cached generation = uncached generation."""
+    model = _base("gpt")
+    _apply("prompt", model, PromptConfig(length=3, init="random"))
+    batch = _batch()
+    tokens, mask = batch["tokens"][2:], batch["attention_mask"][2:]  # row 0 left-padded
+    full = _run(model, tokens, mask)
+    cache = model.init_cache(2, 6)
+    assert cache.keys[0].shape[2] == 3 + 6 and int(cache.length) == 3
+    logits, cache = _extend(model, tokens[:, :4], cache, mask[:, :4])
+    steps = [logits]
+    for i in range(4, 6):
+        logits, cache = _extend(model, tokens[:, i : i + 1], cache, mask[:, i : i + 1])
+        steps.append(logits)
+    real = np.asarray(mask)
+    np.testing.assert_allclose(
+        np.asarray(jnp.concatenate(steps, axis=1))[real], np.asarray(full)[real], atol=1e-5
+    )
+    prompts = [[3, 4, 5, 6], [7, 8]]
+    cached = generate(model, prompts, GenerationConfig(max_new_tokens=5))
+    recomputed = generate(model, prompts, GenerationConfig(max_new_tokens=5, use_cache=False))
+    np.testing.assert_array_equal(cached.tokens, recomputed.tokens)
+    np.testing.assert_allclose(cached.logits, recomputed.logits, atol=1e-5)
+    beams = generate(model, prompts, GenerationConfig(max_new_tokens=5, num_beams=2))
+    assert beams.tokens.shape == (2, 5)
 
 
 # ---------------------------------------------------------------------------------- trainable counts

@@ -292,3 +292,35 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
         atomic_write_bytes(path, b"new")
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
+
+
+def test_bucketed_batches_cut_unused_padding_and_predict_the_same():
+    """ExampleBatches(bucket=8): each batch as the full-width one, cut to its longest row rounded up to
+    a multiple of 8; a BERT classifier's logits on it equal those on the full width."""
+    from minilm.data.batches import ExampleBatches
+    from minilm.models.heads import SequenceClassifier
+    from minilm.models.transformer import BERT, TransformerConfig
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(2, 30, 64)
+    mask = (np.arange(40)[None, :] < lengths[:, None]).astype(np.int32)  # right-padded to 40
+    arrays = {"tokens": rng.integers(1, 50, (64, 40)).astype(np.int32) * mask, "attention_mask": mask}
+    arrays["labels"] = rng.integers(0, 2, 64).astype(np.int32)
+    full, cut = ExampleBatches(arrays, 4, 0), ExampleBatches(arrays, 4, 0, bucket=8)
+    cfg = TransformerConfig.bert(vocab_size=50, max_len=40, n_layer=1, n_head=2, d_model=16, d_ff=32)
+    model = SequenceClassifier(BERT(cfg, rngs=nnx.Rngs(0)), 2, pooling="mean", rngs=nnx.Rngs(1))
+    widths = set()
+    for step in range(8):
+        a, b = full.batch(step), cut.batch(step)
+        width = b["tokens"].shape[1]
+        widths.add(width)
+        assert width % 8 == 0 and width - 8 < a["attention_mask"].sum(1).max() <= width
+        for key in a:
+            np.testing.assert_array_equal(b[key], a[key][:, :width] if a[key].ndim == 2 else a[key])
+        np.testing.assert_allclose(
+            model(b["tokens"], attention_mask=b["attention_mask"]),
+            model(a["tokens"], attention_mask=a["attention_mask"]),
+            rtol=0,
+            atol=1e-6,
+        )
+    assert len(widths) > 1

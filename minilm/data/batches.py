@@ -40,16 +40,23 @@ class ExampleBatches:
 
     batch(step) -> the same keys as ``arrays``, each (B, ...).  Example ``i`` of the whole run is
     ``perm(epoch = i // N)[i % N]``, so a batch may straddle two epochs.
+
+    ``bucket`` > 0 (right-padded token arrays with an ``attention_mask``): every 2-D array of a batch is
+    cut to the batch's longest row rounded up to a multiple of ``bucket`` -- the padding a batch does
+    not use costs no positions (as padding each batch to its longest row), and the widths stay few
+    (at most width / bucket), so a compiled step serves many batches.  0: the arrays' full width.
     """
 
-    def __init__(self, arrays: dict[str, np.ndarray], batch_size: int, seed: int):
+    def __init__(self, arrays: dict[str, np.ndarray], batch_size: int, seed: int, bucket: int = 0):
         sizes = {len(v) for v in arrays.values()}
         if len(sizes) != 1:
             raise ValueError(f"arrays of different lengths: {sizes}")
         (self.n,) = sizes
         if self.n < batch_size:
             raise UserError(f"only {self.n} training examples, fewer than one batch of {batch_size}")
-        self.arrays, self.batch_size, self.seed = arrays, batch_size, seed
+        if bucket and "attention_mask" not in arrays:
+            raise ValueError("bucket needs an attention_mask to measure the rows")
+        self.arrays, self.batch_size, self.seed, self.bucket = arrays, batch_size, seed, bucket
 
     def _perm(self, epoch: int) -> np.ndarray:
         return np.random.default_rng([self.seed, epoch]).permutation(self.n)
@@ -61,7 +68,12 @@ class ExampleBatches:
         for epoch in np.unique(epochs):
             sel = epochs == epoch
             idx[sel] = self._perm(int(epoch))[offsets[sel]]
-        return {k: v[idx] for k, v in self.arrays.items()}
+        batch = {k: v[idx] for k, v in self.arrays.items()}
+        if not self.bucket:
+            return batch
+        longest = int(batch["attention_mask"].sum(1).max())  # right padding: the real tokens come first
+        width = min(-(-longest // self.bucket) * self.bucket, batch["attention_mask"].shape[1])
+        return {k: np.ascontiguousarray(v[:, :width]) if v.ndim == 2 else v for k, v in batch.items()}
 
 
 def classification_arrays(tokenizer, examples, *, label_ids, max_len, where) -> dict[str, np.ndarray]:

@@ -34,6 +34,11 @@ bitfit                    bitfit.py    (Ben Zaken et al. 2022)       biases
 
 (``prompt``'s apply also takes ``encode=`` -- the tokenizer's text -> ids -- for ``init=text``.)
 
+**Several methods on one base** (:mod:`minilm.finetune.slots`): :func:`add` applies a LoRA, adapter or
+FL-tuning method under a name -- in its own slot of every place it wraps, with its own task head --
+and makes it the active one; ``with use(model, name)`` chooses another for some calls, ``None`` the
+base.  ``add`` returns the slot's filter: training it leaves the other methods bit-identical.
+
 LoRA on a GPT or BERT also saves in, and loads from, the Hugging Face ``peft`` format
 (:mod:`minilm.finetune.peft_format`), for the model :func:`minilm.models.hf.save_hf` exports.
 """
@@ -43,6 +48,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from flax import nnx
+
+from minilm.errors import UserError
 from minilm.finetune.adapters import HoulsbyConfig, PfeifferConfig, apply_adapters
 from minilm.finetune.bitfit import BitFitConfig, apply_bitfit
 from minilm.finetune.fl import FLConfig, apply_fl
@@ -59,6 +67,10 @@ from minilm.finetune.partial_ffn import PartialFFNConfig, apply_partial_ffn
 from minilm.finetune.prefix import PrefixConfig, apply_prefix
 from minilm.finetune.prompt import PromptConfig, apply_prompt
 from minilm.finetune.select import trainable_count
+from minilm.finetune.slots import Slot, activate, check_name, use, wrap
+from minilm.models.heads import TaskHead
+from minilm.models.layers import Dense
+from minilm.models.transformer import backbone_of
 
 
 class Method(NamedTuple):
@@ -80,4 +92,31 @@ METHODS: dict[str, Method] = {
     "bitfit": Method(BitFitConfig, apply_bitfit),
 }
 
-__all__ = ["METHODS", "Method", "trainable_count"]
+# methods that wrap modules of the base with their own, so several can share one base under names
+NAMED = ("adapter-houlsby", "adapter-pfeiffer", "fl", "lora")
+
+
+def add(
+    model: nnx.Module, name: str, method: str, cfg: Any, *, rngs: nnx.Rngs, n_out: int | None = None
+) -> Slot:
+    """Apply ``method`` under ``name`` and make it the active one; returns what it trains (its slot).
+
+    On a task head (a classifier) the method gets its own head, ``n_out`` outputs (default: as the
+    model's head), if ``cfg.train_head``; otherwise it reads out through the model's (frozen) head."""
+    if method not in NAMED:
+        raise UserError(f"method={method!r} cannot share a base under a name; these can: {', '.join(NAMED)}")
+    check_name(model, name)
+    METHODS[method].apply(model, cfg, rngs=rngs, name=name)
+    if isinstance(model, TaskHead) and cfg.train_head:
+        d, std = backbone_of(model).cfg.d_model, backbone_of(model).cfg.init_std
+
+        def head(base: Dense) -> Dense:
+            width = base.kernel.shape[1] if n_out is None else n_out
+            return Dense(d, width, bias=True, std=std, dtype="float32", rngs=rngs)
+
+        wrap(model, "head", name, head)
+    activate(model, name)
+    return Slot(name)
+
+
+__all__ = ["METHODS", "NAMED", "Method", "add", "trainable_count", "use"]

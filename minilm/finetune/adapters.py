@@ -41,6 +41,7 @@ from flax import nnx
 from minilm.config import at_least, opt, validate
 from minilm.errors import UserError
 from minilm.finetune.select import head_params, layer_norm_params, trainable
+from minilm.finetune.slots import Slot, wrap
 from minilm.models.layers import Dense, gelu
 from minilm.models.transformer import backbone_of
 
@@ -93,19 +94,30 @@ class Adapter(nnx.Module):
         return h + self.up(ACTIVATIONS[self.activation](self.down(h)))  # (..., D)
 
 
-def apply_adapters(model: nnx.Module, cfg: HoulsbyConfig, *, rngs: nnx.Rngs) -> Any:
-    """Insert the adapters ``cfg.PLACES`` names into every block; they (and the head) train."""
+def apply_adapters(model: nnx.Module, cfg: HoulsbyConfig, *, rngs: nnx.Rngs, name: str | None = None) -> Any:
+    """Insert the adapters ``cfg.PLACES`` names into every block; they (and the head) train.
+
+    With ``name`` they go in that slot of each projection (:mod:`minilm.finetune.slots`; use
+    :func:`minilm.finetune.add`) and the filter is the slot's; shared LayerNorms cannot train there."""
     backbone = backbone_of(model)
     d, std = backbone.cfg.d_model, backbone.cfg.init_std
     m = d // cfg.reduction_factor
     if m < 1:
         raise UserError(f"reduction_factor={cfg.reduction_factor}: larger than d_model={d}")
+    if name is not None and cfg.train_layer_norms:
+        raise UserError("train_layer_norms: the LayerNorms are shared by every named method; not with a name")
+
+    def make(base: Dense) -> Adapter:
+        return Adapter(base, m, cfg.activation, std=std, rngs=rngs)
+
     for block in backbone.blocks:
-        if isinstance(block.ffn.down, Adapter):
+        if name is None and isinstance(block.ffn.down, Adapter):
             raise UserError("this model already has adapters")
         if "attn" in cfg.PLACES:
-            block.attn.out = Adapter(block.attn.out, m, cfg.activation, std=std, rngs=rngs)
-        block.ffn.down = Adapter(block.ffn.down, m, cfg.activation, std=std, rngs=rngs)
+            wrap(block.attn, "out", name, make)
+        wrap(block.ffn, "down", name, make)
+    if name is not None:
+        return Slot(name)
     paths = head_params(model) if cfg.train_head else frozenset()
     if cfg.train_layer_norms:
         paths |= layer_norm_params(model)

@@ -25,6 +25,7 @@ from flax import nnx
 from minilm.config import at_least, opt, validate
 from minilm.errors import UserError
 from minilm.finetune.select import block_indices, check_block_choice, head_params, trainable
+from minilm.finetune.slots import Slot, wrap
 from minilm.models.layers import Dense, gelu
 from minilm.models.transformer import FeedForward, backbone_of
 
@@ -66,12 +67,18 @@ class FLFeedForward(nnx.Module):
         return self.base(x, rngs=rngs) + self.down(gelu(self.up(x), self.approximate))  # (..., D)
 
 
-def apply_fl(model: nnx.Module, cfg: FLConfig, *, rngs: nnx.Rngs) -> Any:
-    """Widen the chosen blocks' FFNs by ``cfg.units``; the new units (and the head) train."""
+def apply_fl(model: nnx.Module, cfg: FLConfig, *, rngs: nnx.Rngs, name: str | None = None) -> Any:
+    """Widen the chosen blocks' FFNs by ``cfg.units``; the new units (and the head) train.
+
+    With ``name`` they go in that slot of each FFN (:mod:`minilm.finetune.slots`; use
+    :func:`minilm.finetune.add`) and the filter is the slot's."""
     backbone = backbone_of(model)
+    std = backbone.cfg.init_std
     for i in block_indices(backbone, cfg.last, cfg.blocks):
         block = backbone.blocks[i]
-        if isinstance(block.ffn, FLFeedForward):
+        if name is None and isinstance(block.ffn, FLFeedForward):
             raise UserError("this model already has FL-tuning units")
-        block.ffn = FLFeedForward(block.ffn, cfg.units, std=backbone.cfg.init_std, rngs=rngs)
+        wrap(block, "ffn", name, lambda base: FLFeedForward(base, cfg.units, std=std, rngs=rngs))
+    if name is not None:
+        return Slot(name)
     return trainable(model, FLParam, head_params(model) if cfg.train_head else ())

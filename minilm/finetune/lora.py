@@ -37,6 +37,7 @@ from flax import nnx
 from minilm.config import ConfigError, above, at_least, in_range, opt, validate
 from minilm.errors import UserError
 from minilm.finetune.select import head_params, trainable
+from minilm.finetune.slots import Slot, routed, wrap
 from minilm.models.layers import Dense, dropout, uniform
 from minilm.models.transformer import backbone_of
 
@@ -133,7 +134,10 @@ def lora_layers(model: nnx.Module) -> list[LoRADense]:
 
 
 def merge(model: nnx.Module) -> None:
-    """Fold every LoRA into its base weights (idempotent)."""
+    """Fold every LoRA into its base weights (idempotent).  Named LoRAs (:mod:`minilm.finetune.slots`)
+    share their base weights with each other and with the base model: merging is refused."""
+    if any(isinstance(m, LoRADense) for r in routed(model) for m in r.slots.values()):
+        raise UserError("named LoRAs share the base weights: merging one would change the others")
     for layer in lora_layers(model):
         layer.merge()
 
@@ -144,17 +148,22 @@ def unmerge(model: nnx.Module) -> None:
         layer.unmerge()
 
 
-def apply_lora(model: nnx.Module, cfg: LoRAConfig, *, rngs: nnx.Rngs) -> Any:
-    """Wrap ``cfg.targets`` of every block in LoRA; A, B (and the head) train."""
-    if lora_layers(model):
+def apply_lora(model: nnx.Module, cfg: LoRAConfig, *, rngs: nnx.Rngs, name: str | None = None) -> Any:
+    """Wrap ``cfg.targets`` of every block in LoRA; A, B (and the head) train.
+
+    With ``name`` the LoRAs go in that slot of each projection (:mod:`minilm.finetune.slots`; use
+    :func:`minilm.finetune.add`, which also gives the slot its head) and the filter is the slot's."""
+    if name is None and lora_layers(model):
         raise UserError("this model already has LoRA layers")
+    qkv = tuple(i for i, target in enumerate("qkv") if target in cfg.targets)
     for block in backbone_of(model).blocks:
-        qkv = tuple(i for i, name in enumerate("qkv") if name in cfg.targets)
         if qkv:
-            block.attn.qkv = LoRADense(block.attn.qkv, qkv, 3, cfg, rngs=rngs)
+            wrap(block.attn, "qkv", name, lambda base: LoRADense(base, qkv, 3, cfg, rngs=rngs))
         if "o" in cfg.targets:
-            block.attn.out = LoRADense(block.attn.out, (0,), 1, cfg, rngs=rngs)
-        for name in ("up", "down"):
-            if name in cfg.targets:
-                setattr(block.ffn, name, LoRADense(getattr(block.ffn, name), (0,), 1, cfg, rngs=rngs))
+            wrap(block.attn, "out", name, lambda base: LoRADense(base, (0,), 1, cfg, rngs=rngs))
+        for proj in ("up", "down"):
+            if proj in cfg.targets:
+                wrap(block.ffn, proj, name, lambda base: LoRADense(base, (0,), 1, cfg, rngs=rngs))
+    if name is not None:
+        return Slot(name)
     return trainable(model, LoRAParam, head_params(model) if cfg.train_head else ())

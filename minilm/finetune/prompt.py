@@ -12,7 +12,8 @@ Initialisation (§3.2): ``random``, U(-0.5, 0.5); ``vocab``, rows of the token e
 without repetition (Lester et al. sample among the 5,000 most frequent tokens; the vocabulary's
 frequencies are not known here, so uniformly); ``text``, the embeddings of a text's tokens (their
 class-label init), repeated or cut to P as PEFT's TEXT init does.  Trainable count: P D.
-Cached decoding with a prompt is refused (``Transformer.extend``).
+Cached decoding works: the model's ``init_cache`` prefills the P virtual tokens' keys and values, and
+the real tokens continue at positions P, P+1, ... as in an uncached call.
 """
 
 from __future__ import annotations

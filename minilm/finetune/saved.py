@@ -7,6 +7,8 @@ happen here.
     save_method(folder, tuned)                      # method.safetensors + method.json
     loaded = load_method(folder, trains=True)       # the base, the method, its weights, the head
     meta, method_cfg = read_meta(folder); restore(folder, rebuilt, trains=...)   # any task's model
+    a = load_method(sst2, trains=False, name="sst2")           # under a name (minilm.finetune.slots)
+    b = load_method(topic, trains=False, into=a, name="topic")  # a second one on a's base and model
 
 ``method.safetensors`` holds ``nnx.state(model, trainable)``: the method's new parameters *and* the base
 parameters it trained -- the task head always among them (a prefix trained through its MLP is folded
@@ -16,6 +18,11 @@ settings, the head (labels, pooling; a task adds its name and options, :mod:`min
 ``load_method`` rebuilds the classifier from ``init``, applies the method, loads the saved weights, and
 says in its result what trains: the method's filter with ``trains=True`` (training continues where it
 stopped), nothing with ``trains=False`` (inference).
+
+Under a name the method (and its head) goes in its own slot (:func:`minilm.finetune.add`), ``into``
+another loaded method's model when that one was fine-tuned from the same backbone with the same
+pooling; the file is the same either way (a slot's parameters are saved as the method alone has them,
+:func:`minilm.finetune.slots.plain_key`), so any saved method loads alone or under a name.
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ from minilm.config import config_from_dict
 from minilm.data.formats import read_json
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
-from minilm.finetune import METHODS
+from minilm.finetune import METHODS, add
 from minilm.finetune.prefix import fold
+from minilm.finetune.slots import plain_key
 from minilm.models.heads import SequenceClassifier
 from minilm.models.io import load_model
 from minilm.models.transformer import backbone_of
@@ -49,6 +57,7 @@ class Finetuned(NamedTuple):
     tokenizer: Tokenizer
     trainable: Any  # the NNX filter of what trains: the method's, or nnx.Nothing (frozen)
     meta: dict[str, Any]  # method.json
+    name: str | None = None  # the method's name, when it is one of several on the model
 
 
 def build_with(
@@ -57,33 +66,46 @@ def build_with(
     method_cfg: Any,
     head: Callable[[nnx.Module, nnx.Rngs], tuple[nnx.Module, dict[str, Any]]],
     seed: int,
+    name: str | None = None,
 ) -> Finetuned:
     """Any task's model: the backbone at ``init`` given to ``head`` (backbone, rngs -> the model with
-    its task head, and what to record about the head in ``method.json``), then ``method`` applied."""
+    its task head, and what to record about the head in ``method.json``), then ``method`` applied
+    (under ``name``: added, :func:`minilm.finetune.add`)."""
     loaded = load_model(init)
     model, head_meta = head(loaded.model, nnx.Rngs(seed))
     extra = {"encode": lambda text: loaded.tokenizer.encode(text, add_special_tokens=False).ids}
-    apply = METHODS[method].apply
-    trainable = apply(model, method_cfg, rngs=nnx.Rngs(seed + 1), **(extra if method == "prompt" else {}))
+    if name is None:
+        apply = METHODS[method].apply
+        trainable = apply(model, method_cfg, rngs=nnx.Rngs(seed + 1), **(extra if method == "prompt" else {}))
+    else:
+        trainable = add(model, name, method, method_cfg, rngs=nnx.Rngs(seed + 1))
     meta = {
         "init": str(Path(init).resolve()) if not init.startswith("hf:") else init,
         "method": method,
         "config": dataclasses.asdict(method_cfg),
         **head_meta,
     }
-    return Finetuned(model, loaded.tokenizer, trainable, meta)
+    return Finetuned(model, loaded.tokenizer, trainable, meta, name)
 
 
-def build(init: str, method: str, method_cfg: Any, labels: list[str], pooling: str, seed: int) -> Finetuned:
+def build(
+    init: str,
+    method: str,
+    method_cfg: Any,
+    labels: list[str],
+    pooling: str,
+    seed: int,
+    name: str | None = None,
+) -> Finetuned:
     """The classifier: the backbone at ``init``, a new head on ``pooling`` for ``labels`` (``auto``: the
-    last token for a causal backbone, [CLS] for a BERT), ``method`` applied."""
+    last token for a causal backbone, [CLS] for a BERT), ``method`` applied (under ``name``: added)."""
 
     def head(backbone: nnx.Module, rngs: nnx.Rngs) -> tuple[SequenceClassifier, dict[str, Any]]:
         how = ("last" if backbone_of(backbone).cfg.causal else "cls") if pooling == "auto" else pooling
         model = SequenceClassifier(backbone, len(labels), pooling=how, rngs=rngs)
         return model, {"labels": list(labels), "pooling": how}
 
-    return build_with(init, method, method_cfg, head, seed)
+    return build_with(init, method, method_cfg, head, seed, name)
 
 
 def save_method(folder: Path, tuned: Finetuned) -> None:
@@ -93,8 +115,10 @@ def save_method(folder: Path, tuned: Finetuned) -> None:
     if not is_lead():
         return
     folder.mkdir(parents=True, exist_ok=True)
-    state = nnx.state(tuned.model, tuned.trainable)
-    checkpoint.save_arrays(folder / WEIGHTS, checkpoint.flatten(state))
+    arrays = checkpoint.flatten(nnx.state(tuned.model, tuned.trainable))
+    if tuned.name is not None:
+        arrays = {plain_key(key, tuned.name): value for key, value in arrays.items()}
+    checkpoint.save_arrays(folder / WEIGHTS, arrays)
     atomic_write_bytes(folder / CONFIG, json.dumps(tuned.meta, indent=2).encode())
 
 
@@ -120,15 +144,35 @@ def restore(folder: str | Path, tuned: Finetuned, *, trains: bool) -> Finetuned:
     path = Path(folder) / WEIGHTS
     arrays, _ = checkpoint.load_arrays(path)
     state = nnx.state(tuned.model, tuned.trainable)
+    if tuned.name is not None:  # the file names parameters as the method alone has them
+        slot_keys = {plain_key(key, tuned.name): key for key in checkpoint.flatten(state)}
+        arrays = {slot_keys.get(key, key): value for key, value in arrays.items()}
     nnx.update(tuned.model, checkpoint.unflatten(state, arrays, "", str(path)))
     return tuned._replace(trainable=tuned.trainable if trains else nnx.Nothing)
 
 
-def load_method(folder: str | Path, *, trains: bool) -> Finetuned:
-    """The classifier saved in ``folder``; ``trains`` as in :func:`restore`."""
+def load_method(
+    folder: str | Path, *, trains: bool, into: Finetuned | None = None, name: str | None = None
+) -> Finetuned:
+    """The classifier saved in ``folder``; ``trains`` as in :func:`restore`.
+
+    With ``name`` the method is added under that name (and is the active one), on a new model or on
+    ``into``'s: the result shares ``into.model``."""
     meta, method_cfg = read_meta(folder)
+    where = Path(folder) / CONFIG
     for key, kind in (("labels", list), ("pooling", str)):
         if not isinstance(meta.get(key), kind):
-            raise UserError(f"{Path(folder) / CONFIG}: key {key!r} missing or not a {kind.__name__}")
-    tuned = build(meta["init"], meta["method"], method_cfg, meta["labels"], meta["pooling"], seed=0)
+            raise UserError(f"{where}: key {key!r} missing or not a {kind.__name__}")
+    if into is None:
+        args = (meta["init"], meta["method"], method_cfg, meta["labels"], meta["pooling"])
+        tuned = build(*args, seed=0, name=name)
+    else:
+        if name is None:
+            raise UserError("into= needs a name for the method it adds")
+        for key in ("init", "pooling"):
+            if meta[key] != into.meta[key]:
+                raise UserError(f"{where}: {key} {meta[key]!r} is not the model's ({into.meta[key]!r})")
+        n_out = len(meta["labels"])
+        trainable = add(into.model, name, meta["method"], method_cfg, rngs=nnx.Rngs(1), n_out=n_out)
+        tuned = into._replace(trainable=trainable, name=name)
     return restore(folder, tuned._replace(meta=meta), trains=trains)

@@ -23,7 +23,8 @@ reference the cache is tested against, and the baseline of the decoding benchmar
   column; the attention mask hides the padding and position ids count real tokens only.
 - Prefix keys/values (prefix-tuning) are state of the model's attention layers
   (:meth:`~minilm.models.transformer.MultiHeadAttention.set_prefix`), so a model that holds them decodes
-  with them, with or without the cache.
+  with them, with or without the cache.  A soft prompt (prompt tuning) is prefilled into the cache
+  (:meth:`~minilm.models.transformer.Transformer.init_cache`): P more slots, positions shifted by P.
 - The decode loop is one fixed-shape ``jax.jit``-compiled ``lax.while_loop`` (it stops early when every
   row has finished); shapes depend only on the batch, the padded prompt length and ``max_new_tokens``.
 """

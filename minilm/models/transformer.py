@@ -24,7 +24,8 @@ Papers and equations implemented here
   The prefix is an array, a Variable, or a module that computes it (prefix-tuning's reparameterisation).
 - Lester et al. 2021 (prompt tuning): the backbone may hold P learned vectors that run before the
   tokens (:meth:`Transformer.set_prompt`; none by default); their outputs are dropped, so callers see
-  (B, T, D) hidden states of the real tokens only.
+  (B, T, D) hidden states of the real tokens only.  Cached decoding starts from a cache that holds the
+  prompt's keys and values (:meth:`Transformer.init_cache`).
 
 Conventions
 - ``tokens`` (B, T) int32; ``attention_mask`` (B, T) with 1 = real token, 0 = padding (left or right);
@@ -391,7 +392,7 @@ class Transformer(nnx.Module):
         With a prompt, the P virtual tokens are real for the mask and their outputs are dropped: the
         result is the real tokens' (B, T, D), so pooling and losses never see the virtual ones."""
         b, t = tokens.shape
-        p = 0 if self.prompt is None else self.prompt.shape[0]
+        p = self.prompt_length
         if p + t > self.cfg.max_len:
             raise ValueError(f"sequence length {t} (+ {p} prompt vectors) exceeds max_len={self.cfg.max_len}")
         if p:
@@ -406,10 +407,32 @@ class Transformer(nnx.Module):
             key_valid = attention_mask.astype(bool)  # (B, T)
             positions = jnp.maximum(jnp.cumsum(key_valid, axis=1, dtype=jnp.int32) - 1, 0)
         mask = self._mask(key_valid, p + t)
-        x = self._embed(tokens, positions, token_types, rngs)  # (B, P + T, D)
+        x = self.tok_emb(tokens)  # (B, T, D)
+        if p:
+            prompt = self.prompt[...][None].astype(x.dtype)  # (1, P, D)
+            x = jnp.concatenate([jnp.broadcast_to(prompt, (b, p, x.shape[2])), x], axis=1)  # (B, P + T, D)
+        x = self._embed(x, positions, token_types, rngs)  # (B, P + T, D)
         for i, block in enumerate(self.blocks):
             x, _ = block(x, mask, rngs=rngs, **_layer_memory(memory, i))
         return self._final(x[:, p:] if p else x)
+
+    @property
+    def prompt_length(self) -> int:
+        """P, the soft prompt's vectors (0 without one)."""
+        return 0 if self.prompt is None else self.prompt.shape[0]
+
+    def init_cache(self, batch: int, size: int) -> KVCache:
+        """A cache for ``size`` tokens; with a soft prompt, P more slots already holding the prompt's
+        keys and values (positions 0..P-1, as in a call on the whole sequence), so cached decoding
+        continues after it.  A model with a prompt decodes with a cache from here, not :func:`init_cache`."""
+        p = self.prompt_length
+        cache = init_cache(self.cfg, batch, p + size)
+        if not p:
+            return cache
+        prompt = jnp.broadcast_to(self.prompt[...][None], (batch, p, self.cfg.d_model))  # (B, P, D)
+        positions = jnp.broadcast_to(jnp.arange(p, dtype=jnp.int32)[None], (batch, p))
+        _, cache = self._extend(prompt, jnp.ones((batch, p), bool), positions, cache)
+        return cache
 
     def extend(
         self,
@@ -423,18 +446,30 @@ class Transformer(nnx.Module):
 
         Returns hidden (B, T, D) and the cache with T more slots written.  Prefilling a prompt and then
         extending one token at a time gives the same hidden states as one call on the whole sequence.
+        With a soft prompt the cache comes from :meth:`init_cache`, which holds the prompt.
         """
         if not self.cfg.causal:
             raise ValueError("a key/value cache only makes sense for a causal model")
-        if self.prompt is not None:
-            raise UserError("cached decoding with a soft prompt (prompt tuning) is not supported")
         b, t = tokens.shape
         real = jnp.ones((b, t), bool) if attention_mask is None else attention_mask.astype(bool)  # (B, T)
         positions = cache.next_pos[:, None] + jnp.cumsum(real, axis=1, dtype=jnp.int32) - 1
         positions = jnp.clip(positions, 0, self.cfg.max_len - 1)  # padding before any real token
+        return self._extend(self.tok_emb(tokens), real, positions, cache, memory)
+
+    def _extend(
+        self,
+        x: jax.Array,
+        real: jax.Array,
+        positions: jax.Array,
+        cache: KVCache,
+        memory: tuple[KVBlock, ...] | None = None,
+    ) -> tuple[jax.Array, KVCache]:
+        """Input vectors x (B, T, D) at ``positions`` (B, T), ``real`` (B, T) marking non-padding, run
+        after the cached slots and written into the next T (``memory``: an encoder's, per layer)."""
         start = cache.length
+        t = x.shape[1]
         mask = self._mask(real, t)  # the new tokens among themselves; cached slots: cache.valid
-        x = self._embed(tokens, positions, None, None)
+        x = self._embed(x, positions, None, None)
         keys, values = [], []
         for i, block in enumerate(self.blocks):
             past = (cache.keys[i], cache.values[i], start, cache.valid)
@@ -452,19 +487,14 @@ class Transformer(nnx.Module):
 
     def _embed(
         self,
-        tokens: jax.Array,
+        x: jax.Array,
         positions: jax.Array | None,
         token_types: jax.Array | None,
         rngs: nnx.Rngs | None,
     ) -> jax.Array:
-        """token + position (+ token-type) embeddings, (B, T) -> (B, T, D); post-LN models normalise.
-
-        With a prompt the P vectors come first, (B, P + T, D), and ``positions`` / ``token_types``
-        cover all P + T rows."""
-        x = self.tok_emb(tokens)  # (B, T, D)
-        if self.prompt is not None:
-            prompt = self.prompt[...][None].astype(x.dtype)  # (1, P, D)
-            x = jnp.concatenate([jnp.broadcast_to(prompt, (x.shape[0], *prompt.shape[1:])), x], axis=1)
+        """Input vectors x (B, T, D) -- token embeddings, after the prompt's if there is one -- plus
+        position (and token-type) embeddings; post-LN models normalise.  ``positions`` / ``token_types``
+        (B, T) cover every row (None: positions 0..T-1, type 0)."""
         t = x.shape[1]
         if positions is None:
             x = x + self.pos_emb.embedding[:t][None]  # (1, T, D): positions 0..T-1, a slice, not a gather
@@ -516,6 +546,10 @@ class GPT(nnx.Module):
         hidden = self.backbone(tokens, attention_mask=attention_mask, rngs=rngs)
         return self.logits(hidden)
 
+    def init_cache(self, batch: int, size: int) -> KVCache:
+        """A cache for ``size`` tokens (and the soft prompt's, if any): :meth:`Transformer.init_cache`."""
+        return self.backbone.init_cache(batch, size)
+
     def extend(
         self,
         tokens: jax.Array,
@@ -536,12 +570,15 @@ class GPT(nnx.Module):
     # the decoding interface of minilm.models.generate (an encoder-decoder has the same three methods)
 
     def check_decoding(self, prompt_len: int, max_new_tokens: int) -> None:
-        """A UserError if a prompt of ``prompt_len`` tokens and ``max_new_tokens`` more do not fit."""
-        total = prompt_len + max_new_tokens
+        """A UserError if a prompt of ``prompt_len`` tokens (after the soft prompt's P vectors, if any)
+        and ``max_new_tokens`` more do not fit."""
+        soft = self.backbone.prompt_length
+        total = soft + prompt_len + max_new_tokens
         if total > self.cfg.max_len:
+            vectors = f"{soft} soft-prompt vectors + " if soft else ""
             raise UserError(
-                f"longest prompt ({prompt_len} tokens) + max_new_tokens ({max_new_tokens}) = {total} "
-                f"exceeds the model's max_len {self.cfg.max_len}"
+                f"{vectors}longest prompt ({prompt_len} tokens) + max_new_tokens ({max_new_tokens}) "
+                f"= {total} exceeds the model's max_len {self.cfg.max_len}"
             )
 
     def start_decoding(
@@ -549,7 +586,7 @@ class GPT(nnx.Module):
     ) -> tuple[jax.Array, KVCache]:
         """Run the left-padded prompt (B, T) (mask (B, T)) into a cache of T + N slots.  Returns the
         logits of the first new token (B, V) and the cache."""
-        cache = init_cache(self.cfg, prompt.shape[0], prompt.shape[1] + max_new_tokens)
+        cache = self.init_cache(prompt.shape[0], prompt.shape[1] + max_new_tokens)
         logits, cache = self.extend(prompt, cache, attention_mask=mask)
         return logits[:, -1], cache  # left padding: the last column is every row's last prompt token
 

@@ -89,6 +89,11 @@ class FinetuneConfig:
     )
     max_len: int = opt(64, "tokens per example (at most the backbone's context)", check=at_least(2))
     max_eval: int = opt(2000, "cap on dev examples evaluated during training", check=at_least(1))
+    bucket: int = opt(
+        0,
+        "pad each training batch to its longest row rounded up to a multiple of this (0: all to max_len)",
+        check=at_least(0),
+    )
     run: RunConfig = sub(RunConfig, flat=True)
     root: DataRoot = sub(DataRoot, flat=True)
     classify: ClassifyOptions = sub(ClassifyOptions, flat=True)
@@ -140,7 +145,7 @@ def finetune(cfg: FinetuneConfig) -> tuple[dict[str, Any], str]:
     arrays = task.arrays(
         tuned, {"train": data.train, "dev": data.dev[: cfg.max_eval], "test": data.test}, cfg.max_len
     )
-    batches = ExampleBatches(arrays["train"], cfg.train.batch_size, cfg.train.seed)
+    batches = ExampleBatches(arrays["train"], cfg.train.batch_size, cfg.train.seed, cfg.bucket)
     start_run(cfg, run_dir, COMMAND)
     write_file(run_dir / "tokenizer.json", tuned.tokenizer.to_str().encode())
 
