@@ -363,7 +363,7 @@ def test_prefix_state_equals_keys_values_concatenated_by_hand(arch: str) -> None
     visible = np.tril(np.ones((5, 5), bool))[None] if cfg.causal else np.ones((1, 5, 5), bool)
     mask = np.concatenate([np.ones((2, 5, 3), bool), visible & valid[:, None, :]], axis=2)  # (B, T, P + T)
     positions = jnp.asarray(np.maximum(np.cumsum(valid, 1) - 1, 0), jnp.int32)
-    x = np.asarray(model._embed(tokens, positions, None, None), np.float64)  # (B, T, D)
+    x = np.asarray(model._embed(model.tok_emb(tokens), positions, None, None), np.float64)  # (B, T, D)
     expected = _reference_block(x, model.blocks[0], prefix, mask, cfg)
     if cfg.pre_ln:
         expected = reference.layer_norm(expected, np.asarray(model.ln_f.scale[...]), eps=cfg.layer_norm_eps)
