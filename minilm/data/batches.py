@@ -55,7 +55,7 @@ class ExampleBatches:
         if self.n < batch_size:
             raise UserError(f"only {self.n} training examples, fewer than one batch of {batch_size}")
         if bucket and "attention_mask" not in arrays:
-            raise UserError(f"--bucket={bucket}: this task's inputs have no attention_mask to measure rows by")
+            raise UserError(f"--bucket={bucket}: this task's inputs have no attention mask to cut rows by")
         self.arrays, self.batch_size, self.seed, self.bucket = arrays, batch_size, seed, bucket
 
     def _perm(self, epoch: int) -> np.ndarray:

@@ -33,7 +33,7 @@ from typing import Any
 
 from flax import nnx
 
-from minilm.config import at_least, in_range, opt
+from minilm.config import at_least, finite, in_range, opt
 from minilm.data.batches import prefix_lm_arrays, seq2seq_arrays, source_prompts
 from minilm.data.dataset import Record
 from minilm.data.tokenizer import EOS, PAD, SEP, new_bpe, train_bpe
@@ -64,7 +64,9 @@ class GenerateOptions:
         64, "target tokens kept (with the <eos>; the source: --max_len)", check=at_least(2)
     )
     num_beams: int = opt(4, "beam search with this many beams (1 = greedy)", check=at_least(1))
-    length_penalty: float = opt(1.0, "beam search: score = sum log p / length ** length_penalty")
+    length_penalty: float = opt(
+        1.0, "beam search: score = sum log p / length ** length_penalty (any number)", check=finite
+    )
     vocab_size: int = opt(
         8000, "--init=seq2seq: joint BPE vocabulary, trained on the train split", check=at_least(261)
     )
