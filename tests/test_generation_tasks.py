@@ -63,3 +63,27 @@ def test_a_tiny_encoder_decoder_learns_world_translation(tmp_path) -> None:
     assert eval_main(["task", str(tmp_path / "wt"), "--json"]) == 0
     again = json.loads((tmp_path / "wt" / "eval-world_translation-test" / "report.json").read_text())
     assert again["metrics"]["bleu"] == report["test"]["bleu"]
+
+
+def test_a_minilm_gpt_fine_tunes_decoder_only_with_a_method_and_scores_again(tmp_path) -> None:
+    """--init=<a minilm GPT run>: source <sep> target as one sequence, any method (here LoRA); the run
+    reloads and scores the same ROUGE."""
+    from minilm.data.world import generate_corpus
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(generate_corpus(seed=0)[:400]) + "\n")
+    lm = ["lm", "--arch=gpt", "--n_layer=1", "--n_head=2", "--d_model=16", "--max_len=96", "--vocab_size=300"]
+    lm += ["--steps=2", "--batch_size=4", "--eval_every=2", "--warmup_steps=0", "--progress=false"]
+    assert train_main([*lm, f"--data={corpus}", f"--out_dir={tmp_path}", "--name=gpt"]) == 0
+    argv = [
+        "finetune", f"--init={tmp_path / 'gpt'}", "--task=world_summarization", "--method=lora",
+        f"--out_dir={tmp_path}", "--name=sum", "--steps=2", "--batch_size=8", "--max_len=64",
+        "--max_eval=8", "--eval_every=2", "--generate.max_target_len=16", "--generate.num_beams=2",
+        "--progress=false",
+    ]  # fmt: skip
+    assert train_main(argv) == 0
+    report = json.loads((tmp_path / "sum" / "report.json").read_text())
+    assert {"rouge1", "rouge2", "rougeL"} <= set(report["test"])
+    assert eval_main(["task", str(tmp_path / "sum"), "--json"]) == 0
+    again = json.loads((tmp_path / "sum" / "eval-world_summarization-test" / "report.json").read_text())
+    assert again["metrics"]["rougeL"] == report["test"]["rougeL"]
