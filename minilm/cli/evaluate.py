@@ -42,8 +42,9 @@ COMMANDS: dict[str, Command] = {
         "minilm.cli.elmo", "ELMo: a word's neighbours in context", "ContextConfig", "run_context"
     ),
     "icl": Command("minilm.cli.icl", "in-context k-shot classification with a causal LM", "Config", "run"),
+    "task": Command("minilm.cli.finetune", "score a fine-tuned run on a task", "EvalConfig", "run_task"),
     "classify": Command(
-        "minilm.cli.finetune", "score a fine-tuned classifier on a task", "EvalConfig", "run_classify"
+        "minilm.cli.finetune", "the same as task (its earlier name)", "EvalConfig", "run_task"
     ),
     "vectors": Command(
         "minilm.cli.vectors", "word vectors: similarity, analogies, neighbours", "EvalConfig", "run_evaluate"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minilm.data.dataset import Dataset
+from minilm.data.dataset import TASK_FIELDS, Dataset
 from minilm.data.registry import load_dataset
 from minilm.errors import UserError
 
@@ -34,29 +34,38 @@ def lm_text(dataset: Dataset, flag: str = "--corpus") -> tuple[list[str], list[s
 
 
 def task_splits(
-    dataset: Dataset, seed: int, flag: str = "--task"
-) -> tuple[list[dict], list[dict], list[dict], tuple[str, ...]]:
-    """train, dev, test and the label names.  A dataset with only a train split (a user's file) is
-    split 80/10/10 with a seeded permutation; one without a test split is tested on its dev split."""
-    if dataset.task != "classification":
+    dataset: Dataset, seed: int, flag: str = "--task", kinds: tuple[str, ...] = ("classification",)
+) -> tuple[list[dict], list[dict], list[dict], tuple[str, ...] | None]:
+    """train, dev, test and the label names (None for records without labels) of a dataset of one of
+    ``kinds``.  A dataset with a single split (a user's file; AG News' test file) is split 80/10/10
+    with a seeded permutation; one without a test split is tested on its dev split, one without a
+    dev split validated on its test split."""
+    if dataset.task not in kinds:
         raise UserError(
-            f"{flag}={dataset.name} is a {dataset.task} dataset; fine-tuning here needs classification"
+            f"{flag}={dataset.name} is a {dataset.task} dataset; fine-tuning here needs {' or '.join(kinds)}"
         )
     splits = dict(dataset.splits)
-    train = splits["train"]
-    dev = next((splits[k] for k in ("dev", "validation", "valid") if k in splits), None)
-    test = splits.get("test", dev)
-    if dev is None and test is None:
-        order = np.random.default_rng(seed).permutation(len(train))
-        tenth = len(train) // 10
+    if len(splits) == 1:
+        (only,) = splits.values()
+        order = np.random.default_rng(seed).permutation(len(only))
+        tenth = len(only) // 10
         if tenth == 0:
             raise UserError(
-                f"{flag}={dataset.name}: {len(train)} examples are too few to split off dev and test"
+                f"{flag}={dataset.name}: {len(only)} examples are too few to split off dev and test"
             )
-        dev, test = [train[i] for i in order[:tenth]], [train[i] for i in order[tenth : 2 * tenth]]
-        train = [train[i] for i in order[2 * tenth :]]
-    labels = dataset.labels or tuple(sorted({r["label"] for r in train}))
-    return train, dev or test, test, labels
+        dev, test = [only[i] for i in order[:tenth]], [only[i] for i in order[tenth : 2 * tenth]]
+        train = [only[i] for i in order[2 * tenth :]]
+    elif "train" not in splits:
+        raise UserError(f"{flag}={dataset.name} has no train split (its splits: {', '.join(splits)})")
+    else:
+        train = splits["train"]
+        dev = next((splits[k] for k in ("dev", "validation", "valid") if k in splits), None)
+        test = splits.get("test", dev)
+        dev = test if dev is None else dev
+    labels = dataset.labels
+    if labels is None and "label" in TASK_FIELDS[dataset.task]:
+        labels = tuple(sorted({r["label"] for r in train}))
+    return train, dev, test, labels
 
 
 def lm_splits(data: str, train_split: str, valid: str, data_dir: str | None) -> tuple[list[str], list[str]]:

@@ -84,6 +84,18 @@ def encode_stream(tokenizer: Tokenizer, lines: Sequence[str]) -> np.ndarray:
     return np.fromiter((t for row in ids for t in row), dtype=np.int32)
 
 
+def pad_id(tokenizer: Tokenizer) -> int:
+    """The id that fills padded positions: minilm's ``<pad>``, else the tokenizer's ``[PAD]`` or
+    ``<pad>``, else 0 (the attention mask, not the id, says what is padding)."""
+    if _ours(tokenizer):
+        return PAD
+    return next((i for t in ("[PAD]", "<pad>") if (i := tokenizer.token_to_id(t)) is not None), 0)
+
+
+def _ours(tokenizer: Tokenizer) -> bool:
+    return tokenizer.token_to_id("<pad>") == PAD and tokenizer.token_to_id("<eos>") == EOS
+
+
 def encode_padded(tokenizer: Tokenizer, texts: Sequence[str], max_len: int) -> tuple[np.ndarray, np.ndarray]:
     """Each text as one row of ``max_len`` tokens, right-padded: tokens (N, max_len) int32 and
     attention_mask (N, max_len) int32 (1 = real token).
@@ -91,16 +103,11 @@ def encode_padded(tokenizer: Tokenizer, texts: Sequence[str], max_len: int) -> t
     minilm's tokenizers: the text cut to ``max_len - 1`` tokens + ``<eos>``, padded with ``<pad>`` (a
     GPT classifier pools the last real token, the ``<eos>`` that has seen the whole text).  Another
     tokenizer (a Hugging Face folder's) adds its own special tokens (BERT: ``[CLS] .. [SEP]``); a row
-    that is too long keeps its first tokens and its closing special token, and pads with the
-    tokenizer's ``[PAD]`` (or ``<pad>``, else id 0) -- the mask, not the id, says what is padding.
+    that is too long keeps its first tokens and its closing special token, and pads with
+    :func:`pad_id`.
     """
-    ours = tokenizer.token_to_id("<pad>") == PAD and tokenizer.token_to_id("<eos>") == EOS
-    pad = (
-        PAD
-        if ours
-        else next((i for t in ("[PAD]", "<pad>") if (i := tokenizer.token_to_id(t)) is not None), 0)
-    )
-    tokens = np.full((len(texts), max_len), pad, dtype=np.int32)
+    ours = _ours(tokenizer)
+    tokens = np.full((len(texts), max_len), pad_id(tokenizer), dtype=np.int32)
     mask = np.zeros((len(texts), max_len), dtype=np.int32)
     for i, enc in enumerate(tokenizer.encode_batch(list(texts))):
         if ours:
@@ -112,3 +119,88 @@ def encode_padded(tokenizer: Tokenizer, texts: Sequence[str], max_len: int) -> t
         tokens[i, : len(row)] = row
         mask[i, : len(row)] = 1
     return tokens, mask
+
+
+HF_END_OF_TEXT = "<|endoftext|>"  # GPT-2's only special token
+
+
+def segment_specials(tokenizer: Tokenizer, causal: bool, pair: bool) -> tuple[list[int], ...]:
+    """The special tokens around one text (begin, end) or a pair (begin, middle, end).
+
+    ================  ========================  ==================================================
+    backbone          one text                  a pair (segment 0 | segment 1)
+    ================  ========================  ==================================================
+    BERT (HF)         [CLS] a [SEP]             [CLS] a [SEP] | b [SEP]        (Devlin et al. 2019)
+    BERT (minilm)     <cls> a <sep>             <cls> a <sep> | b <sep>        (as pretrained)
+    GPT (minilm)      a <eos>                   a <sep> b <eos>                (Radford et al. 2018)
+    GPT-2 (HF)        a                         a <|endoftext|> b
+    ================  ========================  ==================================================
+
+    GPT's delimiter (Radford et al. 2018, fig. 1) was a new learned token; minilm's vocabulary has
+    ``<sep>`` from the start, and GPT-2's only special token, ``<|endoftext|>``, stands in for it.
+    A GPT classifier pools the last token (``<eos>``: the "extract" token of fig. 1)."""
+    if _ours(tokenizer):
+        begin, middle, end = ([], [SEP], [EOS]) if causal else ([CLS], [SEP], [SEP])
+    elif causal:
+        delimiter = tokenizer.token_to_id(HF_END_OF_TEXT)
+        if pair and delimiter is None:
+            raise UserError(
+                f"the backbone's tokenizer.json has no {HF_END_OF_TEXT}: "
+                "a GPT-2 needs it between the texts of a pair"
+            )
+        begin, middle, end = [], [delimiter], []
+    else:
+        ids = [tokenizer.token_to_id(name) for name in ("[CLS]", "[SEP]")]
+        if None in ids:
+            raise UserError("the backbone's tokenizer.json has no [CLS] or [SEP]: a BERT needs both")
+        begin, middle, end = ids[:1], ids[1:], ids[1:]
+    return (begin, middle, end) if pair else (begin, end)
+
+
+def encode_segments(
+    tokenizer: Tokenizer,
+    texts: Sequence[str],
+    max_len: int,
+    *,
+    causal: bool,
+    seconds: Sequence[str] | None = None,
+) -> dict[str, np.ndarray]:
+    """Texts, or pairs ``(texts[i], seconds[i])``, as rows of ``max_len`` tokens with the backbone's
+    special tokens (:func:`segment_specials`), right-padded with :func:`pad_id`:
+
+        tokens, attention_mask, token_types   (N, max_len) int32
+
+    ``token_types`` is 0 up to and including the first separator, 1 after it (BERT's segment
+    embeddings; a GPT has none and ignores it).  A pair that is too long is cut longest-first (as
+    ``transformers``' ``truncation="longest_first"``: a token off the longer text, the second on a
+    tie, until it fits), so both texts keep tokens: with room for ``r`` text tokens, the first keeps
+    ``min(len_a, max(r - len_b, ceil(r / 2)))`` and the second the rest.
+    """
+    pair = seconds is not None
+    specials = segment_specials(tokenizer, causal, pair)
+    room = max_len - sum(len(s) for s in specials)  # text tokens per row
+    if room < (2 if pair else 1):
+        raise UserError(f"--max_len={max_len} leaves no room for the text between the special tokens")
+    firsts = [e.ids for e in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+    others = [e.ids for e in tokenizer.encode_batch(list(seconds), add_special_tokens=False)] if pair else []
+    out = {
+        "tokens": np.full((len(firsts), max_len), pad_id(tokenizer), dtype=np.int32),
+        "attention_mask": np.zeros((len(firsts), max_len), dtype=np.int32),
+        "token_types": np.zeros((len(firsts), max_len), dtype=np.int32),
+    }
+    for i, a in enumerate(firsts):
+        if pair:
+            b = others[i]
+            if len(a) + len(b) > room:
+                keep_a = min(len(a), max(room - len(b), -(-room // 2)))
+                a, b = a[:keep_a], b[: room - keep_a]
+            begin, middle, end = specials
+            segment_0, segment_1 = begin + a + middle, b + end
+        else:
+            begin, end = specials
+            segment_0, segment_1 = begin + a[:room] + end, []
+        row = segment_0 + segment_1
+        out["tokens"][i, : len(row)] = row
+        out["attention_mask"][i, : len(row)] = 1
+        out["token_types"][i, len(segment_0) : len(row)] = 1
+    return out

@@ -224,3 +224,20 @@ def format_report(report: dict, digits: int = 4) -> str:
     for label, counts in zip(labels, report["confusion_matrix"]["matrix"], strict=True):
         lines.append(f"{label:>{width}} " + " ".join(f"{c:>{cell}d}" for c in counts))
     return "\n".join(lines)
+
+
+def out_of_scope_scores(gold: Sequence, pred: Sequence, oos_label: Any) -> dict[str, float | None]:
+    """Intent classification with an out-of-scope class, scored as Larson et al. (2019, §4) do:
+
+        in-scope accuracy   = #{k : gold_k != oos, pred_k = gold_k} / #{k : gold_k != oos}
+        out-of-scope recall = #{k : gold_k = oos, pred_k = oos} / #{k : gold_k = oos}
+
+    (an in-scope query predicted out-of-scope counts as wrong).  A part with no gold examples
+    scores None."""
+    _check_pair(gold, pred)
+    in_scope = [(g, p) for g, p in zip(gold, pred, strict=True) if g != oos_label]
+    oos_pred = [p for g, p in zip(gold, pred, strict=True) if g == oos_label]
+    return {
+        "in_scope_accuracy": sum(g == p for g, p in in_scope) / len(in_scope) if in_scope else None,
+        "oos_recall": sum(p == oos_label for p in oos_pred) / len(oos_pred) if oos_pred else None,
+    }

@@ -24,26 +24,31 @@ from minilm.objectives.evaluate import EVAL_BATCH, batched_apply
 
 
 def classification_loss(model: SequenceClassifier, batch: dict[str, jax.Array], rngs: nnx.Rngs | None):
-    """Mean cross-entropy of the gold labels, and the batch accuracy."""
-    logits = model(batch["tokens"], attention_mask=batch["attention_mask"], rngs=rngs)  # (B, C)
+    """Mean cross-entropy of the gold labels, and the batch accuracy.  ``batch``: tokens,
+    attention_mask (B, T), labels (B,), and token_types (B, T) for sentence pairs on a BERT."""
+    logits = model(**_inputs(batch), rngs=rngs)  # (B, C)
     loss = token_nll(logits, batch["labels"]).mean()
     return loss, {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["labels"])}
 
 
 def classifier_predictor(model: SequenceClassifier):
     """``predict(model, arrays) -> logits (N, C)`` in fixed-size jitted batches; ``arrays`` holds
-    "tokens" and "attention_mask" (N, T)."""
+    "tokens" and "attention_mask" (N, T), and "token_types" (N, T) for sentence pairs on a BERT."""
     graphdef = nnx.graphdef(model)
 
     @jax.jit
-    def logits_of(state, batch):  # {"tokens", "attention_mask": (b, T)} -> (b, C)
-        return nnx.merge(graphdef, state)(batch["tokens"], attention_mask=batch["attention_mask"])
+    def logits_of(state, batch):  # {"tokens", "attention_mask"[, "token_types"]: (b, T)} -> (b, C)
+        return nnx.merge(graphdef, state)(**_inputs(batch))
 
     def predict(m: SequenceClassifier, arrays: dict[str, np.ndarray]) -> np.ndarray:
-        inputs = {k: arrays[k] for k in ("tokens", "attention_mask")}
-        return batched_apply(functools.partial(logits_of, nnx.state(m)), inputs, EVAL_BATCH)
+        return batched_apply(functools.partial(logits_of, nnx.state(m)), _inputs(arrays), EVAL_BATCH)
 
     return predict
+
+
+def _inputs(batch: dict) -> dict:
+    """The model's inputs among a batch's arrays (its labels left out)."""
+    return {k: batch[k] for k in ("tokens", "attention_mask", "token_types") if k in batch}
 
 
 def classification_scores(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
