@@ -18,13 +18,18 @@ from minilm.train.optim import decay_mask, make_optimizer, scale_by_adam
 
 def _tree(seed: int) -> dict[str, jax.Array]:
     rng = np.random.default_rng(seed)
-    return {"w": jnp.asarray(rng.normal(size=(3, 4)), jnp.float32), "b": jnp.asarray(rng.normal(size=4), jnp.float32)}
+    return {
+        "w": jnp.asarray(rng.normal(size=(3, 4)), jnp.float32),
+        "b": jnp.asarray(rng.normal(size=4), jnp.float32),
+    }
 
 
 def test_scale_by_adam_with_bias_correction_equals_optax_adamw():
     lr, wd = 1e-2, 0.1
     ours = optax.chain(
-        scale_by_adam(0.9, 0.999, 1e-8), optax.add_decayed_weights(wd, decay_mask), optax.scale_by_learning_rate(lr)
+        scale_by_adam(0.9, 0.999, 1e-8),
+        optax.add_decayed_weights(wd, decay_mask),
+        optax.scale_by_learning_rate(lr),
     )
     ref = optax.adamw(lr, b1=0.9, b2=0.999, eps=1e-8, weight_decay=wd, mask=decay_mask)
     params = _tree(0)
@@ -41,7 +46,9 @@ def test_scale_by_adam_with_bias_correction_equals_optax_adamw():
 def test_adam_without_bias_correction_closed_form():
     """Step 1 without correction: m = (1-b1) g, v = (1-b2) g^2, update = -lr (m / (sqrt(v) + eps) + wd p)."""
     lr, wd, b1, b2, eps = 1e-2, 0.1, 0.9, 0.999, 1e-8
-    tx = make_optimizer(lambda step: lr, weight_decay=wd, b1=b1, b2=b2, eps=eps, clip_norm=0, bias_correction=False)
+    tx = make_optimizer(
+        lambda step: lr, weight_decay=wd, b1=b1, b2=b2, eps=eps, clip_norm=0, bias_correction=False
+    )
     params, grads = _tree(0), _tree(1)
     updates, _ = tx.update(grads, tx.init(params), params)
     for key in params:
@@ -81,8 +88,10 @@ def test_quadratic_penalty_value_and_gradient(scalar):
     weights = 0.7 if scalar else jax.tree.map(lambda x: jnp.abs(x) + 0.1, _tree(5))
     w = jax.tree.map(lambda p: jnp.full_like(p, 0.7), params) if scalar else weights
     value = quadratic_penalty(params, anchor, weights)
-    expected = sum(0.5 * float(jnp.sum(wi * (p - a) ** 2)) for p, a, wi in zip(
-        jax.tree.leaves(params), jax.tree.leaves(anchor), jax.tree.leaves(w), strict=True))
+    expected = sum(
+        0.5 * float(jnp.sum(wi * (p - a) ** 2))
+        for p, a, wi in zip(jax.tree.leaves(params), jax.tree.leaves(anchor), jax.tree.leaves(w), strict=True)
+    )
     np.testing.assert_allclose(value, expected, rtol=1e-5)
     grads = jax.grad(quadratic_penalty)(params, anchor, weights)
     for g, p, a, wi in zip(*(jax.tree.leaves(t) for t in (grads, params, anchor, w)), strict=True):

@@ -29,7 +29,15 @@ def backbone(tmp_path_factory) -> str:
 
 def experiment(backbone: str, out: Path, name: str, *flags: str) -> Path:
     run_flags = [f.format(e=name) for f in RUN]
-    argv = ["experiment", name, f"--init={backbone}", f"--out_dir={out}", "--progress=false", *run_flags, *flags]
+    argv = [
+        "experiment",
+        name,
+        f"--init={backbone}",
+        f"--out_dir={out}",
+        "--progress=false",
+        *run_flags,
+        *flags,
+    ]
     assert main(argv) == 0
     return out / name
 
@@ -48,10 +56,17 @@ def check_outputs(folder: Path, csv_name: str, pngs: tuple[str, ...]) -> list[di
 
 def test_forgetting(backbone, tmp_path):
     folder = experiment(
-        backbone, tmp_path, "forgetting", "--forgetting.steps_a=6", "--forgetting.run.train.steps=6",
-        "--forgetting.run.train.eval_every=3", "--forgetting.ewc=1000", "--forgetting.l2sp=1",
-        "--forgetting.rehearsal=0.5", "--forgetting.fisher_examples=8",
-    )  # fmt: skip
+        backbone,
+        tmp_path,
+        "forgetting",
+        "--forgetting.steps_a=6",
+        "--forgetting.run.train.steps=6",
+        "--forgetting.run.train.eval_every=3",
+        "--forgetting.ewc=1000",
+        "--forgetting.l2sp=1",
+        "--forgetting.rehearsal=0.5",
+        "--forgetting.fisher_examples=8",
+    )
     table = check_outputs(folder, "forgetting.csv", ("a_accuracy.png", "tradeoff.png"))
     assert [r["remedy"] for r in table] == ["naive", "rehearsal", "ewc", "l2sp", "lora"]
     by = {r["remedy"]: r for r in table}
@@ -62,8 +77,13 @@ def test_forgetting(backbone, tmp_path):
 
 
 def test_stability_and_resume_skips_finished_runs(backbone, tmp_path):
-    flags = ("--stability.run.train.steps=4", "--stability.seeds=0,1", "--stability.lrs=1e-3",
-             "--stability.recipes=bertadam,adam+warmup+long", "--stability.long=2")  # fmt: skip
+    flags = (
+        "--stability.run.train.steps=4",
+        "--stability.seeds=0,1",
+        "--stability.lrs=1e-3",
+        "--stability.recipes=bertadam,adam+warmup+long",
+        "--stability.long=2",
+    )
     folder = experiment(backbone, tmp_path, "stability", *flags)
     table = check_outputs(folder, "stability.csv", ("dev_accuracy.png",))
     assert [(r["recipe"], r["runs"]) for r in table] == [("bertadam", "2"), ("adam+warmup+long", "2")]
@@ -88,25 +108,47 @@ def test_a_sweep_split_in_parts_reports_when_the_last_part_is_done(backbone, tmp
 
 
 def test_small_data(backbone, tmp_path):
-    folder = experiment(backbone, tmp_path, "small_data", "--small_data.sizes=16,32", "--small_data.epochs=2",
-                        "--small_data.seeds=0,1")  # fmt: skip
+    folder = experiment(
+        backbone,
+        tmp_path,
+        "small_data",
+        "--small_data.sizes=16,32",
+        "--small_data.epochs=2",
+        "--small_data.seeds=0,1",
+    )
     table = check_outputs(folder, "small_data.csv", ("epochs.png",))
-    assert [(r["train_size"], r["epochs"]) for r in table] == [("16", "1"), ("16", "2"), ("32", "1"), ("32", "2")]
+    assert [(r["train_size"], r["epochs"]) for r in table] == [
+        ("16", "1"),
+        ("16", "2"),
+        ("32", "1"),
+        ("32", "2"),
+    ]
 
 
 def test_regularisation(backbone, tmp_path):
     folder = experiment(
-        backbone, tmp_path, "regularisation", "--regularisation.variants=baseline,dropout,warmup+cosine",
-        "--regularisation.seeds=0", "--regularisation.run.train.steps=4", "--regularisation.run.train.eval_every=2",
+        backbone,
+        tmp_path,
+        "regularisation",
+        "--regularisation.variants=baseline,dropout,warmup+cosine",
+        "--regularisation.seeds=0",
+        "--regularisation.run.train.steps=4",
+        "--regularisation.run.train.eval_every=2",
         "--regularisation.run.train_size=16",
-    )  # fmt: skip
+    )
     table = check_outputs(folder, "regularisation.csv", ("curves.png",))
     assert [r["variant"] for r in table] == ["baseline", "dropout", "warmup+cosine"]
 
 
 def test_frontier(backbone, tmp_path):
-    folder = experiment(backbone, tmp_path, "frontier", "--frontier.lrs=full=1e-3,partial-ffn=3e-3,prompt=3e-2",
-                        "--frontier.lr_scales=1,2", "--frontier.run.train.steps=3")  # fmt: skip
+    folder = experiment(
+        backbone,
+        tmp_path,
+        "frontier",
+        "--frontier.lrs=full=1e-3,partial-ffn=3e-3,prompt=3e-2",
+        "--frontier.lr_scales=1,2",
+        "--frontier.run.train.steps=3",
+    )
     table = check_outputs(folder, "frontier.csv", ("frontier.png",))
     assert [r["method"] for r in table] == ["full", "partial-ffn", "prompt"]
     percent = {r["method"]: float(r["trainable_percent"]) for r in table}

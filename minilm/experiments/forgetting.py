@@ -42,11 +42,6 @@ from flax import nnx
 
 from minilm.config import at_least, each, in_range, opt, sub
 from minilm.data.batches import ExampleBatches
-from minilm.finetune import METHODS
-from minilm.finetune.saved import Finetuned, load_method, save_method
-from minilm.models.heads import SequenceClassifier
-from minilm.objectives.anchor import fisher_diagonal, quadratic_penalty
-from minilm.objectives.classification import classification_loss, classification_scores, classifier_predictor
 from minilm.experiments.runner import (
     FinetuneRun,
     SweepConfig,
@@ -60,6 +55,11 @@ from minilm.experiments.runner import (
     train_classifier,
     write_report,
 )
+from minilm.finetune import METHODS
+from minilm.finetune.saved import Finetuned, load_method, save_method
+from minilm.models.heads import SequenceClassifier
+from minilm.objectives.anchor import fisher_diagonal, quadratic_penalty
+from minilm.objectives.classification import classification_loss, classification_scores, classifier_predictor
 
 
 @dataclass
@@ -70,19 +70,25 @@ class ForgettingConfig:
     task_b: str = opt("world_topic", "the second task")
     steps_a: int = opt(100, "fine-tuning steps on A", check=at_least(1))
     rehearsal: tuple[float, ...] = opt(
-        (0.25,), "rehearsal: replayed A examples per step, as a fraction of the batch",
+        (0.25,),
+        "rehearsal: replayed A examples per step, as a fraction of the batch",
         check=each(in_range(0, 4, low_open=True)),
-    )  # fmt: skip
-    ewc: tuple[float, ...] = opt((1e3, 1e5), "EWC's lambda values", check=each(in_range(0, 1e12, low_open=True)))
-    l2sp: tuple[float, ...] = opt((1.0, 100.0), "L2-SP's alpha values", check=each(in_range(0, 1e12, low_open=True)))
+    )
+    ewc: tuple[float, ...] = opt(
+        (1e3, 1e5), "EWC's lambda values", check=each(in_range(0, 1e12, low_open=True))
+    )
+    l2sp: tuple[float, ...] = opt(
+        (1.0, 100.0), "L2-SP's alpha values", check=each(in_range(0, 1e12, low_open=True))
+    )
     fisher_examples: int = opt(256, "A's training examples the Fisher averages over", check=at_least(1))
     lora_lr: float = opt(5e-3, "learning rate of the per-task LoRA runs", check=in_range(0, 1, low_open=True))
     run: FinetuneRun = sub(
-        FinetuneRun, "each run (on B: steps, eval_every = the points of A's curve)",
+        FinetuneRun,
+        "each run (on B: steps, eval_every = the points of A's curve)",
         train=dataclasses.replace(
             FinetuneRun().train, steps=150, lr=1e-3, warmup_steps=10, eval_every=25, ckpt_every=50
         ),
-    )  # fmt: skip
+    )
 
 
 def _backbone_params(path, variable) -> bool:
@@ -140,22 +146,32 @@ def run(cfg: ForgettingConfig, init: str, folder: Path, sweep_cfg: SweepConfig, 
         def go(run_dir: Path) -> dict:
             a = load_method(folder / "runs" / a_run, trains=False).model
             if s.method == "full":  # B's head on A's backbone (shared: A is scored on it as it moves)
-                model = SequenceClassifier(a, len(data_b.labels), pooling=a.pooling, rngs=nnx.Rngs(s.train.seed))
+                model = SequenceClassifier(
+                    a, len(data_b.labels), pooling=a.pooling, rngs=nnx.Rngs(s.train.seed)
+                )
                 trainable = METHODS["full"].apply(model, s.method_config(), rngs=None)
                 tuned = Finetuned(model, None, trainable, {})
             else:  # per-task LoRA: B's own LoRA and head on the same frozen base weights
                 tuned = classifier(init, s, data_b.labels)
             # a copy: fit donates the trained arrays' buffers
-            start = jax.tree_util.tree_map(jnp.copy, nnx.to_pure_dict(nnx.state(tuned.model, _backbone_params)))
+            start = jax.tree_util.tree_map(
+                jnp.copy, nnx.to_pure_dict(nnx.state(tuned.model, _backbone_params))
+            )
             predict_dev_a = classifier_predictor(a)
             dev_a = data_a.arrays["dev"]
 
             def a_accuracy(_model) -> dict[str, float]:
-                return {"a_accuracy": classification_scores(predict_dev_a(a, dev_a), dev_a["labels"])["eval_accuracy"]}
+                return {
+                    "a_accuracy": classification_scores(predict_dev_a(a, dev_a), dev_a["labels"])[
+                        "eval_accuracy"
+                    ]
+                }
 
             penalty, batches, loss_fn = None, None, None
             if remedy == "ewc":
-                fisher = fisher_diagonal(a, _backbone_params, _logits, _first(data_a.arrays["train"], cfg.fisher_examples))
+                fisher = fisher_diagonal(
+                    a, _backbone_params, _logits, _first(data_a.arrays["train"], cfg.fisher_examples)
+                )
                 weights = jax.tree_util.tree_map(lambda f: value * f, nnx.to_pure_dict(fisher))
                 penalty = _anchored(start, weights)
             elif remedy == "l2sp":
@@ -167,16 +183,24 @@ def run(cfg: ForgettingConfig, init: str, folder: Path, sweep_cfg: SweepConfig, 
                     ExampleBatches(data_a.arrays["train"], n, s.train.seed + 1),
                 )
                 loss_fn = _rehearsal_loss(a)
+
             def changed(model) -> dict[str, bool]:
                 end = nnx.to_pure_dict(nnx.state(model, _backbone_params))
                 moved = jax.tree_util.tree_map(lambda x, y: bool(jnp.any(x != y)), start, end)
                 return {"backbone_changed": any(jax.tree_util.tree_leaves(moved))}
 
             return train_classifier(
-                run_dir, tuned, data_b, s.train, penalty=penalty, batches=batches, loss_fn=loss_fn,
-                extra_eval=a_accuracy, extra_summary=changed,
+                run_dir,
+                tuned,
+                data_b,
+                s.train,
+                penalty=penalty,
+                batches=batches,
+                loss_fn=loss_fn,
+                extra_eval=a_accuracy,
+                extra_summary=changed,
                 record={"init": init, "remedy": remedy, "value": value},
-            )  # fmt: skip
+            )
 
         return go
 
@@ -201,7 +225,9 @@ def _first(arrays: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
 
 def _anchored(anchor: Any, weights: Any):
     """penalty(model) = 1/2 sum w (theta - anchor)^2 over the backbone."""
-    return lambda model: quadratic_penalty(nnx.to_pure_dict(nnx.state(model, _backbone_params)), anchor, weights)
+    return lambda model: quadratic_penalty(
+        nnx.to_pure_dict(nnx.state(model, _backbone_params)), anchor, weights
+    )
 
 
 def _report(cfg: ForgettingConfig, folder: Path, results: dict, remedies: list) -> dict:
@@ -212,13 +238,23 @@ def _report(cfg: ForgettingConfig, folder: Path, results: dict, remedies: list) 
         b = results[f"b-{name}"]
         points = [(0, before), *curve(folder / "runs" / f"b-{name}", "a_accuracy")]
         ax.plot(*zip(*points, strict=True), marker="o", ms=3, label=name)
-        rows.append({
-            "remedy": remedy, "setting": "" if value is None else value, "a_before": before,
-            "a_after": b["a_accuracy"], "forgotten": before - b["a_accuracy"], "b_accuracy": b["dev_accuracy"],
-            "trainable_percent": b["trainable_percent"], "backbone_changed": b["backbone_changed"],
-        })  # fmt: skip
-    ax.set(xlabel=f"steps of fine-tuning on {cfg.task_b}", ylabel=f"{cfg.task_a} dev accuracy",
-           title="A's accuracy while training on B")  # fmt: skip
+        rows.append(
+            {
+                "remedy": remedy,
+                "setting": "" if value is None else value,
+                "a_before": before,
+                "a_after": b["a_accuracy"],
+                "forgotten": before - b["a_accuracy"],
+                "b_accuracy": b["dev_accuracy"],
+                "trainable_percent": b["trainable_percent"],
+                "backbone_changed": b["backbone_changed"],
+            }
+        )
+    ax.set(
+        xlabel=f"steps of fine-tuning on {cfg.task_b}",
+        ylabel=f"{cfg.task_a} dev accuracy",
+        title="A's accuracy while training on B",
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     save_figure(fig, folder / "a_accuracy.png")
@@ -226,8 +262,11 @@ def _report(cfg: ForgettingConfig, folder: Path, results: dict, remedies: list) 
     for row, (name, *_rest) in zip(rows, remedies, strict=True):
         ax.scatter(row["b_accuracy"], row["a_after"])
         ax.annotate(name, (row["b_accuracy"], row["a_after"]), fontsize=7)
-    ax.set(xlabel=f"B ({cfg.task_b}) dev accuracy", ylabel=f"A ({cfg.task_a}) dev accuracy after B",
-           title="remembering A against learning B")  # fmt: skip
+    ax.set(
+        xlabel=f"B ({cfg.task_b}) dev accuracy",
+        ylabel=f"A ({cfg.task_a}) dev accuracy after B",
+        title="remembering A against learning B",
+    )
     ax.grid(alpha=0.3)
     save_figure(fig, folder / "tradeoff.png")
     naive = rows[0]

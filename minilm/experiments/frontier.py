@@ -37,9 +37,18 @@ from minilm.finetune import METHODS
 
 # method -> (base learning rate for the tiny backbone, its settings): the quick setting's choices
 DEFAULT_LRS = (
-    "full=1e-3", "freeze=1e-3", "linear-probe=1e-2", "adapter-houlsby=3e-3", "adapter-pfeiffer=3e-3",
-    "prefix=1e-2", "prompt=3e-2", "partial-ffn=3e-3", "fl=3e-3", "lora=5e-3", "bitfit=1e-2",
-)  # fmt: skip
+    "full=1e-3",
+    "freeze=1e-3",
+    "linear-probe=1e-2",
+    "adapter-houlsby=3e-3",
+    "adapter-pfeiffer=3e-3",
+    "prefix=1e-2",
+    "prompt=3e-2",
+    "partial-ffn=3e-3",
+    "fl=3e-3",
+    "lora=5e-3",
+    "bitfit=1e-2",
+)
 
 
 @dataclass
@@ -64,7 +73,9 @@ class FrontierConfig:
 
 
 def run(cfg: FrontierConfig, init: str, folder: Path, sweep_cfg: SweepConfig, data_dir: str = "") -> dict:
-    grid = [(m, lr * k, seed) for m, lr in cfg.base_lrs().items() for k in cfg.lr_scales for seed in cfg.seeds]
+    grid = [
+        (m, lr * k, seed) for m, lr in cfg.base_lrs().items() for k in cfg.lr_scales for seed in cfg.seeds
+    ]
 
     def one(method: str, lr: float, seed: int):
         s = settings(cfg.run, {"method": method, "train.lr": lr, "train.seed": seed})
@@ -83,23 +94,43 @@ def run(cfg: FrontierConfig, init: str, folder: Path, sweep_cfg: SweepConfig, da
         lr, chosen = max(by_lr.items(), key=lambda kv: np.mean([r["dev_accuracy"] for r in kv[1]]))
         dev = np.array([r["dev_accuracy"] for r in chosen])
         test = np.array([r["test_accuracy"] for r in chosen])
-        rows.append({
-            "method": method, "trainable_percent": chosen[0]["trainable_percent"],
-            "trainable_parameters": chosen[0]["trainable_parameters"], "lr": lr,
-            "dev_accuracy": float(dev.mean()), "test_accuracy": float(test.mean()), "test_std": float(test.std()),
-        })  # fmt: skip
-    majority = next(iter(results.values()))["majority_dev_accuracy"]
+        rows.append(
+            {
+                "method": method,
+                "trainable_percent": chosen[0]["trainable_percent"],
+                "trainable_parameters": chosen[0]["trainable_parameters"],
+                "lr": lr,
+                "dev_accuracy": float(dev.mean()),
+                "test_accuracy": float(test.mean()),
+                "test_std": float(test.std()),
+            }
+        )
+    majority = next(iter(results.values()))["dev_majority_accuracy"]
     fig, (ax,) = figure(width=6.5, height=4.5)
     for row in rows:
         highlight = row["method"] in ("partial-ffn", "prompt")
-        ax.errorbar(row["trainable_percent"], row["test_accuracy"], yerr=row["test_std"], fmt="o",
-                    color="C3" if highlight else "C0", capsize=2)  # fmt: skip
-        ax.annotate(row["method"], (row["trainable_percent"], row["test_accuracy"]), fontsize=7,
-                    xytext=(3, 3), textcoords="offset points")  # fmt: skip
+        ax.errorbar(
+            row["trainable_percent"],
+            row["test_accuracy"],
+            yerr=row["test_std"],
+            fmt="o",
+            color="C3" if highlight else "C0",
+            capsize=2,
+        )
+        ax.annotate(
+            row["method"],
+            (row["trainable_percent"], row["test_accuracy"]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
     ax.axhline(majority, color="gray", ls="--", lw=1, label="majority class (dev)")
     ax.set_xscale("log")
-    ax.set(xlabel="trainable parameters (% of the model, log scale)", ylabel="test accuracy",
-           title=f"{cfg.run.task}: parameter-efficiency frontier")  # fmt: skip
+    ax.set(
+        xlabel="trainable parameters (% of the model, log scale)",
+        ylabel="test accuracy",
+        title=f"{cfg.run.task}: parameter-efficiency frontier",
+    )
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     save_figure(fig, folder / "frontier.png")

@@ -50,17 +50,28 @@ class RegularisationConfig:
 
     variants: tuple[str, ...] = opt(VARIANTS, "the runs (module docstring)", choices=VARIANTS)
     seeds: tuple[int, ...] = opt((0, 1), "seeds of each variant", check=each(at_least(0)))
-    dropout: float = opt(0.1, "the dropout variant's rate", check=in_range(0, 1, low_open=True, high_open=True))
+    dropout: float = opt(
+        0.1, "the dropout variant's rate", check=in_range(0, 1, low_open=True, high_open=True)
+    )
     weight_decay: float = opt(0.1, "the weight_decay variant's decay", check=above(0))
     warmup: float = opt(0.1, "the schedule variants' warmup, a fraction of the steps", check=in_range(0, 1))
     clip_norm: float = opt(1.0, "the clipping variant's maximum gradient norm", check=above(0))
     run: FinetuneRun = sub(
-        FinetuneRun, "the baseline run", train_size=256, dropout=0.0,
+        FinetuneRun,
+        "the baseline run",
+        train_size=256,
+        dropout=0.0,
         train=dataclasses.replace(
-            FinetuneRun().train, steps=240, schedule="constant", warmup_steps=0, weight_decay=0.0,
-            clip_norm=0.0, eval_every=20, ckpt_every=0,
+            FinetuneRun().train,
+            steps=240,
+            schedule="constant",
+            warmup_steps=0,
+            weight_decay=0.0,
+            clip_norm=0.0,
+            eval_every=20,
+            ckpt_every=0,
         ),
-    )  # fmt: skip
+    )
 
 
 def variant(cfg: RegularisationConfig, name: str, seed: int) -> FinetuneRun:
@@ -78,7 +89,9 @@ def variant(cfg: RegularisationConfig, name: str, seed: int) -> FinetuneRun:
     return settings(cfg.run, {**changes, "train.seed": seed})
 
 
-def run(cfg: RegularisationConfig, init: str, folder: Path, sweep_cfg: SweepConfig, data_dir: str = "") -> dict:
+def run(
+    cfg: RegularisationConfig, init: str, folder: Path, sweep_cfg: SweepConfig, data_dir: str = ""
+) -> dict:
     def one(s: FinetuneRun):
         return lambda run_dir: finetune(run_dir, init, s, data_dir)
 
@@ -96,11 +109,16 @@ def run(cfg: RegularisationConfig, init: str, folder: Path, sweep_cfg: SweepConf
         ax_loss.plot(steps, loss.mean(0), label=v)
         ax_acc.plot(steps, acc.mean(0), label=v)
         final = np.array([results[n]["dev_accuracy"] for n in names])
-        rows.append({
-            "variant": v, "final_dev_accuracy": float(final.mean()), "std": float(final.std()),
-            "best_dev_accuracy": float(acc.max(1).mean()), "final_dev_loss": float(loss[:, -1].mean()),
-            "min_dev_loss": float(loss.min(1).mean()),
-        })  # fmt: skip
+        rows.append(
+            {
+                "variant": v,
+                "final_dev_accuracy": float(final.mean()),
+                "std": float(final.std()),
+                "best_dev_accuracy": float(acc.max(1).mean()),
+                "final_dev_loss": float(loss[:, -1].mean()),
+                "min_dev_loss": float(loss.min(1).mean()),
+            }
+        )
     for ax, what in ((ax_loss, "dev loss"), (ax_acc, "dev accuracy")):
         ax.set(xlabel="step", ylabel=f"{what} (mean over seeds)", title=what)
         ax.grid(alpha=0.3)

@@ -10,7 +10,8 @@ Runs are independent, so a sweep splits over processes with ``--part=i --parts=n
 to part ``k mod n``): several processes on one machine (one per device), or a cluster array, one part
 per task, with no code change::
 
-    # SLURM: sbatch --array=0-7 --wrap 'python train.py experiment stability --part=$SLURM_ARRAY_TASK_ID --parts=8'
+    # SLURM: sbatch --array=0-7 --wrap \
+    #     'python train.py experiment stability --part=$SLURM_ARRAY_TASK_ID --parts=8'
     # Ray:   ray.get([ray.remote(run_part).remote(i, 8) for i in range(8)])
     python train.py experiment stability         # afterwards (or any part last to finish): the report
 
@@ -48,19 +49,23 @@ from tqdm.auto import tqdm
 
 from minilm.config import ConfigError, at_least, config_from_dict, config_to_dict, in_range, opt, sub
 from minilm.data.batches import ExampleBatches, LMBatches, classification_arrays, trim_padding
-from minilm.data.registry import load_dataset
+from minilm.data.registry import DataRoot, load_dataset
 from minilm.data.splits import lm_text, task_splits
 from minilm.data.tokenizer import encode_stream, train_bpe
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
 from minilm.finetune import METHODS, trainable_count
 from minilm.finetune.saved import Finetuned, build
-from minilm.models.heads import TaskHead
+from minilm.models.heads import set_dropout
 from minilm.models.io import save_model
-from minilm.models.transformer import GPT, Block, TransformerConfig, count_params
+from minilm.models.transformer import GPT, TransformerConfig, count_params
 from minilm.objectives.classification import classification_loss, classification_scores, classifier_predictor
 from minilm.objectives.lm import lm_loss
+from minilm.tasks.classification import ClassifyOptions
+from minilm.tasks.run import SECTIONS, FinetuneConfig
+from minilm.tasks.run import finetune as run_task
 from minilm.train.loop import TrainConfig, fit
+from minilm.train.run import SAVED_CONFIG, RunConfig
 from minilm.train.runlog import MetricsLog, save_report, summary_table
 
 REPORT = "report.json"  # a run is done when its report exists
@@ -76,13 +81,26 @@ class BackboneConfig:
     init: str = opt("", "a minilm or Hugging Face model folder; empty: a tiny GPT pretrained on `world`")
     data_dir: str = opt("", "root of the real datasets (default $MINILM_DATA)")
     model: TransformerConfig = sub(
-        TransformerConfig, "the tiny GPT pretrained when --init is empty", vocab_size=512, max_len=48,
-        n_layer=2, n_head=4, d_model=64, d_ff=256, dropout=0.1,
-    )  # fmt: skip
+        TransformerConfig,
+        "the tiny GPT pretrained when --init is empty",
+        vocab_size=512,
+        max_len=48,
+        n_layer=2,
+        n_head=4,
+        d_model=64,
+        d_ff=256,
+        dropout=0.1,
+    )
     pretrain: TrainConfig = sub(
-        TrainConfig, "its pretraining on the `world` corpus (next-token prediction)",
-        steps=400, batch_size=32, lr=3e-3, warmup_steps=40, eval_every=0, ckpt_every=100,
-    )  # fmt: skip
+        TrainConfig,
+        "its pretraining on the `world` corpus (next-token prediction)",
+        steps=400,
+        batch_size=32,
+        lr=3e-3,
+        warmup_steps=40,
+        eval_every=0,
+        ckpt_every=100,
+    )
 
 
 def pretrained_backbone(cfg: BackboneConfig, out_dir: Path, progress: bool) -> str:
@@ -119,11 +137,25 @@ class FinetuneRun:
     max_len: int = opt(48, "tokens per example (at most the backbone's context)", check=at_least(2))
     train_size: int = opt(0, "train on this many examples (a seeded sample; 0 = all)", check=at_least(0))
     max_eval: int = opt(400, "cap on dev examples", check=at_least(1))
-    dropout: float = opt(-1.0, "dropout everywhere in the model (< 0: the backbone's own)", check=in_range(-1, 1, high_open=True))
+    dropout: float = opt(
+        -1.0,
+        "dropout everywhere in the model (< 0: the backbone's own)",
+        check=in_range(-1, 1, high_open=True),
+    )
     train: TrainConfig = sub(
-        TrainConfig, "optimisation", steps=100, batch_size=16, lr=1e-3, schedule="linear",
-        warmup_steps=10, min_lr_ratio=0.0, weight_decay=0.01, beta2=0.999, eval_every=0, ckpt_every=50,
-    )  # fmt: skip
+        TrainConfig,
+        "optimisation",
+        steps=100,
+        batch_size=16,
+        lr=1e-3,
+        schedule="linear",
+        warmup_steps=10,
+        min_lr_ratio=0.0,
+        weight_decay=0.01,
+        beta2=0.999,
+        eval_every=0,
+        ckpt_every=50,
+    )
 
     def method_config(self) -> Any:
         """The method's config dataclass with ``method_args`` applied (checked as flags are)."""
@@ -164,7 +196,9 @@ def task_data(task: str, init: str, max_len: int, max_eval: int, data_dir: str =
     """:class:`TaskData` (cached: the runs of a sweep share it)."""
     dataset = load_dataset(task, data_dir or None)
     train, dev, test, labels = task_splits(dataset, seed=0)
-    tokenizer = build(init, "linear-probe", METHODS["linear-probe"].config(), list(labels), "auto", 0).tokenizer
+    tokenizer = build(
+        init, "linear-probe", METHODS["linear-probe"].config(), list(labels), "auto", 0
+    ).tokenizer
     label_ids = {label: i for i, label in enumerate(labels)}
     encode = functools.partial(classification_arrays, tokenizer, label_ids=label_ids, max_len=max_len)
     parts = trim_padding(
@@ -176,27 +210,6 @@ def task_data(task: str, init: str, max_len: int, max_eval: int, data_dir: str =
     counts = collections.Counter(arrays["train"]["labels"].tolist())
     majority = counts.most_common(1)[0][0]
     return TaskData(arrays, labels, float(np.mean(arrays["dev"]["labels"] == majority)))
-
-
-def subset(arrays: dict[str, np.ndarray], size: int, seed: int) -> dict[str, np.ndarray]:
-    """``size`` examples drawn without replacement with ``seed`` (all of them for 0)."""
-    n = len(arrays["labels"])
-    if size == 0 or size >= n:
-        return arrays
-    keep = np.sort(np.random.default_rng([seed, size]).permutation(n)[:size])
-    return {k: v[keep] for k, v in arrays.items()}
-
-
-def set_dropout(model: nnx.Module, rate: float) -> None:
-    """Every dropout of a classifier -- embeddings, residual branches, attention probabilities, the
-    head -- at ``rate`` (the backbone's saved config sets them at pretraining)."""
-    for _, module in nnx.iter_modules(model):
-        if isinstance(module, Block):
-            module.rate = rate
-            module.attn.attn_dropout = rate
-        elif isinstance(module, TaskHead):
-            module.rate = rate
-            module.backbone.cfg = dataclasses.replace(module.backbone.cfg, dropout=rate, attn_dropout=rate)
 
 
 def classifier(init: str, s: FinetuneRun, labels: tuple[str, ...]) -> Finetuned:
@@ -216,7 +229,6 @@ def train_classifier(
     data: TaskData,
     train_cfg: TrainConfig,
     *,
-    train_size: int = 0,
     penalty: Penalty | None = None,
     batches: Any = None,
     loss_fn: Any = None,
@@ -233,7 +245,7 @@ def train_classifier(
     if record is not None:
         atomic_write_bytes(run_dir / "train_config.json", json.dumps(record, indent=2).encode())
     arrays = data.arrays
-    train = subset(arrays["train"], train_size, train_cfg.seed)
+    train = arrays["train"]
     batches = batches or ExampleBatches(train, train_cfg.batch_size, train_cfg.seed)
     base_loss = loss_fn or classification_loss
 
@@ -253,9 +265,16 @@ def train_classifier(
     t0 = time.perf_counter()
     resume = (run_dir / "checkpoints" / f"{PHASE}.safetensors").is_file()
     fit(
-        tuned.model, loss, batches, train_cfg, run_dir, eval_fn=evaluate, trainable=tuned.trainable,
-        resume=resume, phase=PHASE,
-    )  # fmt: skip
+        tuned.model,
+        loss,
+        batches,
+        train_cfg,
+        run_dir,
+        eval_fn=evaluate,
+        trainable=tuned.trainable,
+        resume=resume,
+        phase=PHASE,
+    )
     dev = evaluate(tuned.model)
     test = classification_scores(predict(tuned.model, arrays["test"]), arrays["test"]["labels"])
     trained = trainable_count(tuned.model, tuned.trainable)
@@ -263,7 +282,7 @@ def train_classifier(
         "dev_accuracy": dev["eval_accuracy"],
         "dev_loss": dev["eval_loss"],
         "test_accuracy": test["eval_accuracy"],
-        "majority_dev_accuracy": data.majority_dev,
+        "dev_majority_accuracy": data.majority_dev,
         "train_examples": len(train["labels"]),
         "trainable_parameters": trained,
         "trainable_percent": 100 * trained / count_params(tuned.model),
@@ -277,12 +296,25 @@ def train_classifier(
 
 
 def finetune(run_dir: Path, init: str, s: FinetuneRun, data_dir: str = "") -> dict[str, Any]:
-    """One ordinary fine-tuning run with settings ``s``: :func:`train_classifier` of :func:`classifier`."""
-    data = task_data(s.task, init, s.max_len, s.max_eval, data_dir)
-    tuned = classifier(init, s, data.labels)
-    return train_classifier(
-        run_dir, tuned, data, s.train, train_size=s.train_size, record={"init": init, **config_to_dict(s)}
+    """One ordinary fine-tuning run with settings ``s``: ``train.py finetune``'s own
+    (:func:`minilm.tasks.run.finetune`) in ``run_dir``, continued if it was started before."""
+    started = (run_dir / SAVED_CONFIG).is_file()
+    cfg = FinetuneConfig(
+        init=init,
+        task=s.task,
+        method=s.method,
+        max_len=s.max_len,
+        max_eval=s.max_eval,
+        train_size=s.train_size,
+        dropout=s.dropout,
+        train=s.train,
+        classify=ClassifyOptions(pooling=s.pooling),
+        run=RunConfig(name=run_dir.name, out_dir=str(run_dir.parent), resume=started, progress=False),
+        root=DataRoot(data_dir=data_dir),
+        **{SECTIONS[s.method]: s.method_config()},
     )
+    summary, _ = run_task(cfg)
+    return summary
 
 
 def curve(run_dir: Path, key: str = "eval_accuracy") -> list[tuple[int, float]]:

@@ -63,7 +63,10 @@ class SearchConfig:
 def points(cfg: SearchConfig) -> list[dict[str, str]]:
     """The settings to try: the grid's product, or ``cfg.random`` of them."""
     axes = [(key, values.split(":")) for key, values in (item.split("=", 1) for item in cfg.grid)]
-    grid = [dict(zip([k for k, _ in axes], combo, strict=True)) for combo in itertools.product(*(v for _, v in axes))]
+    grid = [
+        dict(zip([k for k, _ in axes], combo, strict=True))
+        for combo in itertools.product(*(v for _, v in axes))
+    ]
     for point in grid:
         settings(cfg.run, point)  # every value checked before anything runs
     if cfg.random and cfg.random < len(grid):
@@ -91,24 +94,42 @@ def run(cfg: SearchConfig, init: str, folder: Path, sweep_cfg: SweepConfig, data
     if results is None:
         return {}
     per_run = [
-        {**p, "seed": seed, "dev_accuracy": results[f"{_name(p)}_seed{seed}"]["dev_accuracy"],
-         "test_accuracy": results[f"{_name(p)}_seed{seed}"]["test_accuracy"]}
-        for p in grid for seed in cfg.seeds
-    ]  # fmt: skip
+        {
+            **p,
+            "seed": seed,
+            "dev_accuracy": results[f"{_name(p)}_seed{seed}"]["dev_accuracy"],
+            "test_accuracy": results[f"{_name(p)}_seed{seed}"]["test_accuracy"],
+        }
+        for p in grid
+        for seed in cfg.seeds
+    ]
     write_csv(folder / "runs.csv", per_run)
     rows = []
     for p in grid:
         dev = np.array([r["dev_accuracy"] for r in per_run if all(r[k] == v for k, v in p.items())])
         test = np.array([r["test_accuracy"] for r in per_run if all(r[k] == v for k, v in p.items())])
-        rows.append({**p, "dev_mean": float(dev.mean()), "dev_std": float(dev.std()),
-                     "dev_min": float(dev.min()), "dev_max": float(dev.max()), "test_mean": float(test.mean())})  # fmt: skip
+        rows.append(
+            {
+                **p,
+                "dev_mean": float(dev.mean()),
+                "dev_std": float(dev.std()),
+                "dev_min": float(dev.min()),
+                "dev_max": float(dev.max()),
+                "test_mean": float(test.mean()),
+            }
+        )
     rows.sort(key=lambda r: -r["dev_mean"])
     best = rows[0]
     means = np.array([r["dev_mean"] for r in rows])
     fig, (ax,) = figure(width=7)
     ax.errorbar(range(len(rows)), means, yerr=[r["dev_std"] for r in rows], fmt="o", capsize=3)
-    ax.set_xticks(range(len(rows)), [_name({k: r[k] for k in grid[0]}) for r in rows], rotation=30,
-                  ha="right", fontsize=6)  # fmt: skip
+    ax.set_xticks(
+        range(len(rows)),
+        [_name({k: r[k] for k in grid[0]}) for r in rows],
+        rotation=30,
+        ha="right",
+        fontsize=6,
+    )
     ax.set(ylabel="dev accuracy (mean ± std over seeds)", title=f"search on {cfg.run.task}")
     ax.grid(alpha=0.3)
     save_figure(fig, folder / "search.png")

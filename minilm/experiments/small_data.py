@@ -32,9 +32,9 @@ from minilm.experiments.runner import (
     save_figure,
     settings,
     sweep,
-    task_data,
     write_report,
 )
+from minilm.tasks import get_task
 
 
 @dataclass
@@ -43,18 +43,21 @@ class SmallDataConfig:
 
     sizes: tuple[int, ...] = opt((64, 256, 1024), "training-set sizes (0 = all)", check=each(at_least(0)))
     epochs: int = opt(8, "epochs of each run (scored after each)", check=at_least(1))
-    seeds: tuple[int, ...] = opt((0, 1, 2), "seeds (the sample, head, order, dropout)", check=each(at_least(0)))
+    seeds: tuple[int, ...] = opt(
+        (0, 1, 2), "seeds (the sample, head, order, dropout)", check=each(at_least(0))
+    )
     run: FinetuneRun = sub(
-        FinetuneRun, "each run (train.steps is set by size and epochs)", task="world_intent",
+        FinetuneRun,
+        "each run (train.steps is set by size and epochs)",
+        task="world_intent",
         train=dataclasses.replace(
             FinetuneRun().train, schedule="constant", warmup_steps=5, lr=1e-3, ckpt_every=0
         ),
-    )  # fmt: skip
+    )
 
 
 def run(cfg: SmallDataConfig, init: str, folder: Path, sweep_cfg: SweepConfig, data_dir: str = "") -> dict:
-    data = task_data(cfg.run.task, init, cfg.run.max_len, cfg.run.max_eval, data_dir)
-    n_train = len(data.arrays["train"]["labels"])
+    n_train = len(get_task(cfg.run.task).load(data_dir or None, 0).train)
     batch = cfg.run.train.batch_size
 
     def size_of(size: int) -> int:
@@ -62,29 +65,52 @@ def run(cfg: SmallDataConfig, init: str, folder: Path, sweep_cfg: SweepConfig, d
 
     def one(size: int, seed: int):
         per_epoch = max(1, math.ceil(size_of(size) / batch))
-        s = settings(cfg.run, {
-            "train_size": size, "train.seed": seed, "train.steps": per_epoch * cfg.epochs,
-            "train.eval_every": per_epoch,
-        })  # fmt: skip
+        s = settings(
+            cfg.run,
+            {
+                "train_size": size,
+                "train.seed": seed,
+                "train.steps": per_epoch * cfg.epochs,
+                "train.eval_every": per_epoch,
+            },
+        )
         return lambda run_dir: finetune(run_dir, init, s, data_dir)
 
     runs = [(f"size{size}-seed{seed}", one(size, seed)) for size in cfg.sizes for seed in cfg.seeds]
-    if sweep(folder, runs, sweep_cfg) is None:
+    results = sweep(folder, runs, sweep_cfg)
+    if results is None:
         return {}
     rows = []
     fig, (ax,) = figure()
     for size in cfg.sizes:
-        curves = np.array([[v for _, v in curve(folder / "runs" / f"size{size}-seed{seed}")][: cfg.epochs]
-                           for seed in cfg.seeds])  # (seeds, epochs)  # fmt: skip
+        curves = np.array(
+            [
+                [v for _, v in curve(folder / "runs" / f"size{size}-seed{seed}")][: cfg.epochs]
+                for seed in cfg.seeds
+            ]
+        )  # (seeds, epochs)
         mean, std = curves.mean(0), curves.std(0)
         epochs = np.arange(1, cfg.epochs + 1)
         ax.plot(epochs, mean, marker="o", ms=3, label=f"{size_of(size)} examples")
         ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
         for e in range(cfg.epochs):
-            rows.append({"train_size": size_of(size), "epochs": e + 1, "mean": float(mean[e]),
-                         "std": float(std[e]), "min": float(curves[:, e].min()), "max": float(curves[:, e].max())})  # fmt: skip
-    ax.axhline(data.majority_dev, color="gray", ls="--", lw=1, label="majority class")
-    ax.set(xlabel="epochs", ylabel="dev accuracy (mean ± std over seeds)", title=f"{cfg.run.task}: small training sets")
+            rows.append(
+                {
+                    "train_size": size_of(size),
+                    "epochs": e + 1,
+                    "mean": float(mean[e]),
+                    "std": float(std[e]),
+                    "min": float(curves[:, e].min()),
+                    "max": float(curves[:, e].max()),
+                }
+            )
+    majority = next(iter(results.values()))["dev_majority_accuracy"]
+    ax.axhline(majority, color="gray", ls="--", lw=1, label="majority class")
+    ax.set(
+        xlabel="epochs",
+        ylabel="dev accuracy (mean ± std over seeds)",
+        title=f"{cfg.run.task}: small training sets",
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     save_figure(fig, folder / "epochs.png")
@@ -97,8 +123,10 @@ def run(cfg: SmallDataConfig, init: str, folder: Path, sweep_cfg: SweepConfig, d
             f"best {best['mean']:.3f} ± {best['std']:.3f} after {best['epochs']} epochs"
         )
     body = (
-        f"`{cfg.run.task}`, batch {batch}, constant lr {cfg.run.train.lr:g} after {cfg.run.train.warmup_steps} "
-        f"warmup steps, seeds {', '.join(map(str, cfg.seeds))}.\n\n" + "\n".join(lines) + "\n\n![curves](epochs.png)"
+        f"`{cfg.run.task}`, batch {batch}, constant lr {cfg.run.train.lr:g} after "
+        f"{cfg.run.train.warmup_steps} warmup steps, seeds {', '.join(map(str, cfg.seeds))}.\n\n"
+        + "\n".join(lines)
+        + "\n\n![curves](epochs.png)"
     )
     write_report(folder, "Experiment 3: small fine-tuning sets", body, rows, "small_data.csv")
     return {"rows": rows}

@@ -54,19 +54,25 @@ class StabilityConfig:
     warmup: float = opt(0.1, "warmup as a fraction of the steps (the +warmup recipes)", check=in_range(0, 1))
     long: int = opt(3, "the +long recipe trains this many times the steps", check=at_least(1))
     run: FinetuneRun = sub(
-        FinetuneRun, "each run",
+        FinetuneRun,
+        "each run",
         train=dataclasses.replace(FinetuneRun().train, steps=80, warmup_steps=0, ckpt_every=0),
-    )  # fmt: skip
+    )
 
 
 def recipe(cfg: StabilityConfig, name: str, lr: float, seed: int) -> FinetuneRun:
     """The run settings of recipe ``name`` at ``lr`` and ``seed``."""
     steps = cfg.run.train.steps * (cfg.long if name.endswith("+long") else 1)
-    return settings(cfg.run, {
-        "train.lr": lr, "train.seed": seed, "train.steps": steps,
-        "train.bias_correction": name.startswith("adam"),
-        "train.warmup_steps": round(cfg.warmup * steps) if "+warmup" in name else 0,
-    })  # fmt: skip
+    return settings(
+        cfg.run,
+        {
+            "train.lr": lr,
+            "train.seed": seed,
+            "train.steps": steps,
+            "train.bias_correction": name.startswith("adam"),
+            "train.warmup_steps": round(cfg.warmup * steps) if "+warmup" in name else 0,
+        },
+    )
 
 
 def run(cfg: StabilityConfig, init: str, folder: Path, sweep_cfg: SweepConfig, data_dir: str = "") -> dict:
@@ -80,21 +86,35 @@ def run(cfg: StabilityConfig, init: str, folder: Path, sweep_cfg: SweepConfig, d
     if results is None:
         return {}
     per_run = [
-        {"recipe": r, "lr": lr, "seed": seed, "dev_accuracy": res["dev_accuracy"],
-         "test_accuracy": res["test_accuracy"], "majority": res["majority_dev_accuracy"],
-         "failed": res["dev_accuracy"] <= res["majority_dev_accuracy"]}
+        {
+            "recipe": r,
+            "lr": lr,
+            "seed": seed,
+            "dev_accuracy": res["dev_accuracy"],
+            "test_accuracy": res["test_accuracy"],
+            "majority": res["dev_majority_accuracy"],
+            "failed": res["dev_accuracy"] <= res["dev_majority_accuracy"],
+        }
         for (r, lr, seed), res in zip(grid, results.values(), strict=True)
-    ]  # fmt: skip
+    ]
     write_csv(folder / "runs.csv", per_run)
     rows = []
     for r in cfg.recipes:
         for lr in cfg.lrs:
             acc = np.array([x["dev_accuracy"] for x in per_run if x["recipe"] == r and x["lr"] == lr])
             failed = [x["failed"] for x in per_run if x["recipe"] == r and x["lr"] == lr]
-            rows.append({
-                "recipe": r, "lr": lr, "runs": len(acc), "mean": float(acc.mean()), "std": float(acc.std()),
-                "min": float(acc.min()), "max": float(acc.max()), "failed_share": float(np.mean(failed)),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "recipe": r,
+                    "lr": lr,
+                    "runs": len(acc),
+                    "mean": float(acc.mean()),
+                    "std": float(acc.std()),
+                    "min": float(acc.min()),
+                    "max": float(acc.max()),
+                    "failed_share": float(np.mean(failed)),
+                }
+            )
     _plot(cfg, per_run, folder / "dev_accuracy.png")
     majority = per_run[0]["majority"]
     worst = max(rows, key=lambda x: x["failed_share"])
