@@ -1,7 +1,7 @@
 """Experiment 7, the parameter-efficiency frontier: accuracy against the share of trainable parameters,
 for every fine-tuning method of :mod:`minilm.finetune`, on one plot.
 
-    python train.py experiment frontier              # quick: world_sentiment, tiny GPT, ~2 min
+    python train.py experiment frontier              # quick: world_intent, tiny GPT
     python train.py experiment frontier --init=../shared/models/all-MiniLM-L6-v2 \\
         --frontier.run.task=sst2 --frontier.lr_scales=0.3,1,3 --frontier.seeds=0,1,2
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minilm.config import ConfigError, above, at_least, each, opt, sub, validate
+from minilm.config import ConfigError, above, at_least, config_to_dict, each, opt, sub, validate
 from minilm.experiments.runner import (
     FinetuneRun,
     SweepConfig,
@@ -63,7 +63,7 @@ class FrontierConfig:
     prompt_length: int = opt(
         10, "prompt tuning's virtual tokens (taken from the text's max_len)", check=at_least(1)
     )
-    run: FinetuneRun = sub(FinetuneRun, "each run")
+    run: FinetuneRun = sub(FinetuneRun, "each run", task="world_intent")
 
     def __post_init__(self) -> None:
         validate(self)
@@ -93,7 +93,7 @@ def run(cfg: FrontierConfig, init: str, folder: Path, sweep_cfg: SweepConfig, da
         return lambda run_dir: finetune(run_dir, init, s, data_dir)
 
     runs = [(f"{m}-lr{lr:g}-seed{seed}", one(m, lr, seed)) for m, lr, seed in grid]
-    results = sweep(folder, runs, sweep_cfg)
+    results = sweep(folder, runs, sweep_cfg, {"init": init, **config_to_dict(cfg)})
     if results is None:
         return {}
     rows = []

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minilm.config import above, at_least, each, in_range, opt, sub
+from minilm.config import above, at_least, config_to_dict, each, in_range, opt, sub
 from minilm.experiments.runner import (
     FinetuneRun,
     SweepConfig,
@@ -96,7 +96,7 @@ def run(
         return lambda run_dir: finetune(run_dir, init, s, data_dir)
 
     runs = [(f"{v}-seed{seed}", one(variant(cfg, v, seed))) for v in cfg.variants for seed in cfg.seeds]
-    results = sweep(folder, runs, sweep_cfg)
+    results = sweep(folder, runs, sweep_cfg, {"init": init, **config_to_dict(cfg)})
     if results is None:
         return {}
     rows = []

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minilm.config import at_least, each, opt, sub
+from minilm.config import at_least, config_to_dict, each, opt, sub
 from minilm.experiments.runner import (
     FinetuneRun,
     SweepConfig,
@@ -75,7 +75,7 @@ def run(cfg: SmallDataConfig, init: str, folder: Path, sweep_cfg: SweepConfig, d
         return lambda run_dir: finetune(run_dir, init, s, data_dir)
 
     runs = [(f"size{size}-seed{seed}", one(size, seed)) for size in cfg.sizes for seed in cfg.seeds]
-    results = sweep(folder, runs, sweep_cfg)
+    results = sweep(folder, runs, sweep_cfg, {"init": init, **config_to_dict(cfg)})
     if results is None:
         return {}
     rows = []

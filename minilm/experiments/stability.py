@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minilm.config import above, at_least, each, in_range, opt, sub
+from minilm.config import above, at_least, config_to_dict, each, in_range, opt, sub
 from minilm.experiments.runner import (
     FinetuneRun,
     SweepConfig,
@@ -82,7 +82,7 @@ def run(cfg: StabilityConfig, init: str, folder: Path, sweep_cfg: SweepConfig, d
         return lambda run_dir: finetune(run_dir, init, s, data_dir)
 
     runs = [(f"{r}-lr{lr:g}-seed{seed}", one(recipe(cfg, r, lr, seed))) for r, lr, seed in grid]
-    results = sweep(folder, runs, sweep_cfg)
+    results = sweep(folder, runs, sweep_cfg, {"init": init, **config_to_dict(cfg)})
     if results is None:
         return {}
     per_run = [
