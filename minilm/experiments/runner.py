@@ -21,12 +21,12 @@ The part that finds every run done writes the experiment's ``report.md``, CSV an
 without it, a tiny GPT is pretrained once on the generated ``world`` corpus into ``<out_dir>/backbone/``
 (:func:`pretrained_backbone`, a few tens of seconds) and every experiment in ``out_dir`` shares it.
 
-**One run** (:func:`finetune`) is ``train.py finetune``'s recipe: the task's splits
-(:func:`minilm.data.splits.task_splits`), the classifier of :func:`minilm.finetune.saved.build`, the
-classification loss (plus a penalty, for the forgetting remedies), :func:`minilm.train.loop.fit` with
-dev accuracy at each evaluation, then dev and test accuracy beside the majority class.  Its settings
-are a :class:`FinetuneRun`, which an experiment varies field by field with dotted keys
-(``{"train.lr": 1e-4}``), the same keys a search takes (:func:`settings`).
+**One run** (:func:`finetune`) is ``train.py finetune`` itself (:func:`minilm.tasks.run.finetune`) in
+the run's folder.  Its settings are a :class:`FinetuneRun`, which an experiment varies field by field
+with dotted keys (``{"train.lr": 1e-4}``), the same keys a search takes (:func:`settings`).  The
+forgetting experiment needs what that run does not offer -- a model whose backbone another task's
+model shares, a penalty added to the loss, replayed batches, another task scored at each evaluation
+-- and trains with :func:`train_classifier` (on :func:`task_data`): the same ``fit``, loss and scores.
 """
 
 from __future__ import annotations
