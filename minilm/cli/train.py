@@ -25,6 +25,9 @@ COMMANDS: dict[str, Command] = {
     "finetune": Command(
         "minilm.cli.finetune", "adapt a pretrained backbone to a task: full, freeze, adapters, LoRA, ..."
     ),
+    "experiment": Command(
+        "minilm.cli.experiment", "a study-note claim as a sweep of fine-tuning runs: report, CSV, plots"
+    ),
     "vectors": Command("minilm.cli.vectors", "static word vectors: skip-gram, CBOW, fastText or GloVe"),
 }
 

@@ -14,6 +14,7 @@ Dropout follows the backbone's convention (:func:`minilm.models.layers.dropout`:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax
@@ -22,7 +23,7 @@ from flax import nnx
 
 from minilm.errors import UserError
 from minilm.models.layers import Dense, dropout
-from minilm.models.transformer import backbone_of
+from minilm.models.transformer import Block, backbone_of
 
 
 def pool(hidden: jax.Array, attention_mask: jax.Array | None, how: str) -> jax.Array:
@@ -76,6 +77,18 @@ class TaskHead(nnx.Module):
 
     def readout(self, hidden: jax.Array, attention_mask: jax.Array | None, rngs: nnx.Rngs | None) -> Any:
         raise NotImplementedError
+
+
+def set_dropout(model: nnx.Module, rate: float) -> None:
+    """Every dropout of a task head and its backbone at ``rate``: embeddings, residual branches,
+    attention probabilities, the head (the backbone's saved config set them at pretraining)."""
+    for _, module in nnx.iter_modules(model):
+        if isinstance(module, Block):
+            module.rate = rate
+            module.attn.attn_dropout = rate
+        elif isinstance(module, TaskHead):
+            module.rate = rate
+            module.backbone.cfg = dataclasses.replace(module.backbone.cfg, dropout=rate, attn_dropout=rate)
 
 
 class SequenceClassifier(TaskHead):

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import jax
+import numpy as np
 from flax import nnx
 
 from minilm.config import at_least, config_from_dict, in_range, opt, required, sub
@@ -52,6 +53,7 @@ from minilm.finetune.partial_ffn import PartialFFNConfig
 from minilm.finetune.prefix import PrefixConfig
 from minilm.finetune.prompt import PromptConfig
 from minilm.finetune.saved import Finetuned, read_meta, restore, save_method
+from minilm.models.heads import set_dropout
 from minilm.models.transformer import count_params
 from minilm.tasks import TASKS, Task, file_task, get_task, is_file
 from minilm.tasks.classification import ClassifyOptions
@@ -93,6 +95,14 @@ class FinetuneConfig:
         0,
         "pad each training batch to its longest row rounded up to a multiple of this (0: all to max_len)",
         check=at_least(0),
+    )
+    train_size: int = opt(
+        0, "train on this many training examples (a sample drawn with --seed; 0 = all)", check=at_least(0)
+    )
+    dropout: float = opt(
+        -1.0,
+        "dropout everywhere in the model (< 0: the backbone's own)",
+        check=in_range(-1, 1, high_open=True),
     )
     run: RunConfig = sub(RunConfig, flat=True)
     root: DataRoot = sub(DataRoot, flat=True)
@@ -139,8 +149,12 @@ def finetune(cfg: FinetuneConfig) -> tuple[dict[str, Any], str]:
     say(cfg.run, f"loading {cfg.task} and the backbone {cfg.init}")
     task = get_task(cfg.task)
     data = task.load(cfg.root.data_dir or None, cfg.train.seed)
+    if cfg.train_size:
+        data = data._replace(train=sample(data.train, cfg.train_size, cfg.train.seed))
     options = getattr(cfg, task.section)
     tuned = task.build(cfg.init, cfg.method, cfg.method_config, cfg.train.seed + 1, options, data.labels)
+    if cfg.dropout >= 0:
+        set_dropout(tuned.model, cfg.dropout)
     tuned = tuned._replace(meta={**tuned.meta, "max_len": cfg.max_len})
     arrays = task.arrays(
         tuned, {"train": data.train, "dev": data.dev[: cfg.max_eval], "test": data.test}, cfg.max_len
@@ -169,6 +183,8 @@ def finetune(cfg: FinetuneConfig) -> tuple[dict[str, Any], str]:
     summary = {f"dev_{k.removeprefix('eval_')}": v for k, v in validate(tuned.model).items()}
     summary |= {f"test_{k}": v for k, v in task.headline(metrics).items()}
     summary |= task.baseline(data.train, data.test)
+    summary |= {f"dev_{k}": v for k, v in task.baseline(data.train, data.dev[: cfg.max_eval]).items()}
+    summary["train_examples"] = len(data.train)
     save_method(run_dir, tuned)  # after testing: a prefix is folded into plain prefixes here
     summary |= _costs(tuned, run_dir)
     summary |= {
@@ -185,6 +201,14 @@ def finetune(cfg: FinetuneConfig) -> tuple[dict[str, Any], str]:
     )
     save_report(run_dir, text, {**summary, "test": metrics})
     return {**summary, "test": metrics}, text
+
+
+def sample(records: list[Record], size: int, seed: int) -> list[Record]:
+    """``size`` of ``records`` drawn without replacement with ``seed``, in their order (all if fewer)."""
+    if size >= len(records):
+        return records
+    keep = np.sort(np.random.default_rng([seed, size]).permutation(len(records))[:size])
+    return [records[i] for i in keep]
 
 
 def _costs(tuned: Finetuned, run_dir: Path) -> dict:

@@ -70,6 +70,7 @@ class TrainConfig:
     weight_decay: float = opt(0.1, "AdamW decoupled weight decay (matrices only)", check=at_least(0))
     beta1: float = opt(0.9, "AdamW beta1", check=in_range(0, 1, high_open=True))
     beta2: float = opt(0.99, "AdamW beta2", check=in_range(0, 1, high_open=True))
+    bias_correction: bool = opt(True, "Adam's bias correction (off: BERT's original BertAdam)")
     clip_norm: float = opt(1.0, "clip the global gradient norm to this (0 = off)", check=at_least(0))
     grad_accum: int = opt(1, "micro-batches per step (batch_size must divide evenly)", check=at_least(1))
     log_every: int = opt(10, "steps between metrics.jsonl lines", check=at_least(1))
@@ -204,7 +205,12 @@ def fit(
     graphdef, params, frozen = nnx.split(model, trainable, ...)
     schedule = learning_rate_schedule(cfg.lr, cfg.steps, cfg.schedule, cfg.warmup_steps, cfg.min_lr_ratio)
     tx = make_optimizer(
-        schedule, weight_decay=cfg.weight_decay, b1=cfg.beta1, b2=cfg.beta2, clip_norm=cfg.clip_norm
+        schedule,
+        weight_decay=cfg.weight_decay,
+        b1=cfg.beta1,
+        b2=cfg.beta2,
+        clip_norm=cfg.clip_norm,
+        bias_correction=cfg.bias_correction,
     )
     place_state, place_batch = _placement(cfg)
     loop = _Loop.start(model, cfg, Path(run_dir), phase, schedule, eval_fn, progress)

@@ -11,6 +11,19 @@ Global gradient-norm clipping (Pascanu et al. 2013, "On the difficulty of traini
     g_i   <- g_i * min(1, max_norm / g_norm)
 
 written here as an optax ``GradientTransformation`` and tested equal to ``optax.clip_by_global_norm``.
+
+Adam's bias correction (Kingma & Ba 2015, Alg. 1) divides the moment estimates, which start at 0, by
+``1 - beta^t``::
+
+    m_t = b1 m_{t-1} + (1 - b1) g_t        v_t = b2 v_{t-1} + (1 - b2) g_t^2
+    m^_t = m_t / (1 - b1^t)                v^_t = v_t / (1 - b2^t)
+    update = m^_t / (sqrt(v^_t) + eps)
+
+BERT's original optimizer (``BertAdam``) left the division out: the first updates are then
+``(1 - b1^t) / sqrt(1 - b2^t)`` times the corrected ones (3.2x at t = 1 with b2 = 0.999) -- one cause of
+failed fine-tuning runs (Mosbach et al. 2021, "On the Stability of Fine-tuning BERT", §5.1).
+:func:`scale_by_adam` has the switch (optax's has none); with the correction on it equals optax's, and
+:func:`make_optimizer` then uses ``optax.adamw`` itself.
 """
 
 from __future__ import annotations
@@ -51,6 +64,36 @@ def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
     return optax.GradientTransformation(init, update)
 
 
+class AdamState(NamedTuple):
+    count: jax.Array  # steps taken, t
+    mu: optax.Updates  # m_t, as the parameters
+    nu: optax.Updates  # v_t
+
+
+def scale_by_adam(
+    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, bias_correction: bool = True
+) -> optax.GradientTransformation:
+    """Adam's direction ``m^_t / (sqrt(v^_t) + eps)`` (module docstring), with or without bias correction."""
+
+    def init(params) -> AdamState:
+        def zeros():  # two trees of their own: the training step donates every buffer of the state
+            return jax.tree_util.tree_map(jnp.zeros_like, params)
+
+        return AdamState(jnp.zeros([], jnp.int32), zeros(), zeros())
+
+    def update(grads, state, params=None):
+        del params
+        count = state.count + 1
+        mu = jax.tree_util.tree_map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)
+        nu = jax.tree_util.tree_map(lambda v, g: b2 * v + (1 - b2) * jnp.square(g), state.nu, grads)
+        t = count.astype(jnp.float32)
+        c1, c2 = (1 - b1**t, 1 - b2**t) if bias_correction else (1.0, 1.0)
+        out = jax.tree_util.tree_map(lambda m, v: (m / c1) / (jnp.sqrt(v / c2) + eps), mu, nu)
+        return out, AdamState(count, mu, nu)
+
+    return optax.GradientTransformation(init, update)
+
+
 def learning_rate_schedule(
     lr: float, steps: int, schedule: str = "cosine", warmup_steps: int = 0, min_lr_ratio: float = 0.1
 ) -> optax.Schedule:
@@ -86,9 +129,18 @@ def make_optimizer(
     b2: float = 0.999,
     eps: float = 1e-8,
     clip_norm: float | None = 1.0,
+    bias_correction: bool = True,
 ) -> optax.GradientTransformation:
-    """clip (ours) -> AdamW (optax) with decoupled, masked weight decay."""
-    adamw = optax.adamw(lr, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay, mask=decay_mask)
+    """clip (ours) -> AdamW (optax; without bias correction, :func:`scale_by_adam`) with decoupled,
+    masked weight decay."""
+    if bias_correction:
+        adamw = optax.adamw(lr, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay, mask=decay_mask)
+    else:
+        adamw = optax.chain(
+            scale_by_adam(b1, b2, eps, bias_correction=False),
+            optax.add_decayed_weights(weight_decay, decay_mask),
+            optax.scale_by_learning_rate(lr),
+        )
     if clip_norm is None or clip_norm <= 0:
         return adamw
     return optax.chain(clip_by_global_norm(clip_norm), adamw)
