@@ -14,6 +14,12 @@ it differs from (same expected gradient as K fresh draws per pair).  Like fastTe
 After training a vocabulary word's vector is ``h(w)``; an out-of-vocabulary word gets the mean of its
 n-gram rows.
 
+Only the n-gram rows that some vocabulary word uses are trained, so only those live on the device: the
+``buckets`` table (2M x 100 floats, 800 MB) is made once in numpy, its used rows (about 6% of them
+on a 2M-token corpus) are gathered into a compact table for training and written back at the end.
+The numbers are the same as training the whole table (the other rows get no update); memory holds
+one copy of the table instead of two or three, and the scatter-adds touch a small table.
+
 The n-grams of the centres in a sub-batch are passed flat: ``ngram_rows (C,)`` with the slot
 ``ngram_slot (C,)`` of the centre each belongs to, summed with a segment sum.  Centres are packed
 into sub-batches of at most ``batch`` centres and ``C`` n-grams.
@@ -46,7 +52,7 @@ from minilm.vectors.word2vec import (
 
 class FastTextParams(NamedTuple):
     w_in: jax.Array  # (V, D) word rows
-    w_ngrams: jax.Array  # (buckets, D) n-gram rows
+    w_ngrams: jax.Array  # (buckets, D) n-gram rows (in training: (U, D), the U rows in use)
     w_out: jax.Array  # (V, D) output vectors
 
 
@@ -59,11 +65,19 @@ class FastTextBatch(NamedTuple):
 
 
 def init_params(vocab_size: int, buckets: int, dim: int, seed: int) -> FastTextParams:
-    """fastText's init: word and n-gram rows ~ U(-1/D, 1/D), output vectors 0."""
+    """fastText's init: word and n-gram rows ~ U(-1/D, 1/D), output vectors 0 (numpy arrays; the
+    n-gram table is scaled in place: no temporary copy of it)."""
     rng = np.random.default_rng(seed)
-    w_in = (rng.random((vocab_size, dim), dtype=np.float32) * 2 - 1) / dim
-    w_ngrams = (rng.random((buckets, dim), dtype=np.float32) * 2 - 1) / dim
-    return FastTextParams(jnp.asarray(w_in), jnp.asarray(w_ngrams), jnp.zeros((vocab_size, dim), jnp.float32))
+
+    def uniform(rows: int) -> np.ndarray:
+        w = rng.random((rows, dim), dtype=np.float32)
+        w *= 2
+        w -= 1
+        w /= dim
+        return w
+
+    w_in = uniform(vocab_size)
+    return FastTextParams(w_in, uniform(buckets), np.zeros((vocab_size, dim), np.float32))
 
 
 def input_vectors(w_in: jax.Array, w_ngrams: jax.Array, b: FastTextBatch) -> jax.Array:
@@ -180,9 +194,14 @@ def train(
     settings: Settings,
     log: Callable[[str], None] | None = None,
 ) -> tuple[FastTextParams, np.ndarray, TrainStats]:
-    """Train; returns (params, (V, D) word vectors h(w), stats)."""
-    table = hasher.table(vocab.words)
-    sizes = np.diff(table[1])
+    """Train ``params`` (numpy, from :func:`init_params`; its n-gram table is updated in place);
+    returns (params as numpy arrays, (V, D) word vectors h(w), stats)."""
+    bucket_rows, starts = hasher.table(vocab.words)
+    used, compact_rows = np.unique(bucket_rows, return_inverse=True)  # (U,), rows of the compact table
+    table = (compact_rows.astype(np.int32), starts)
+    ngrams = params.w_ngrams
+    params = FastTextParams(jnp.asarray(params.w_in), jnp.asarray(ngrams[used]), jnp.asarray(params.w_out))
+    sizes = np.diff(starts)
     keep = keep_probability(vocab.counts, settings.sample)
     # n-gram slots per sub-batch: the mean per kept token, with room to spare, and at least the longest word
     mean = float(np.average(sizes, weights=vocab.counts * keep))
@@ -203,4 +222,6 @@ def train(
             jax.block_until_ready(params)
             log(f"epoch {epoch + 1}/{settings.epochs}: {effective / (time.perf_counter() - t0):,.0f} words/s")
     vectors = word_vectors(params, table)
-    return params, vectors, TrainStats(effective, time.perf_counter() - t0)
+    ngrams[used] = np.asarray(params.w_ngrams)
+    trained = FastTextParams(np.asarray(params.w_in), ngrams, np.asarray(params.w_out))
+    return trained, vectors, TrainStats(effective, time.perf_counter() - t0)

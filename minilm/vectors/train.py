@@ -46,6 +46,17 @@ class VectorsConfig:
     noise_draws: int = opt(
         5, "fastText: noise words drawn per centre and shared by its contexts", check=at_least(1)
     )
+    shared_noise: int = opt(
+        16,
+        "CBOW: noise words drawn per group of centres, each standing for negative/this draws",
+        check=at_least(1),
+    )
+    noise_group: int = opt(
+        0,
+        "CBOW: centres that share one set of noise draws (0 = the whole sub-batch; 1 with shared_noise = "
+        "negative is word2vec.c's sampling)",
+        check=at_least(0),
+    )
     sample: float = opt(1e-3, "word2vec/fastText: subsampling threshold (0 = off)", check=at_least(0))
     alpha: float = opt(
         0.025, "word2vec/fastText: initial learning rate (decays linearly to alpha * 1e-4)", check=above(0)
@@ -66,6 +77,8 @@ class VectorsConfig:
     def check(self) -> None:
         if self.max_n < self.min_n:
             raise ConfigError("max_n", "must be >= {min_n}")
+        if self.noise_group and (self.batch or BATCHING[self.method][0]) % self.noise_group:
+            raise ConfigError("noise_group", "must divide the batch size (--batch, default 512 for CBOW)")
 
 
 def read_sentences(data: str, data_dir: str, lowercase: bool) -> list[list[str]]:
@@ -103,14 +116,14 @@ def train_vectors(cfg: VectorsConfig, sentences: list[list[str]], log=None) -> t
         return KeyedVectors(vocab.words, vectors), figures
     settings = word2vec.Settings(
         dim=cfg.dim, window=cfg.window, negative=cfg.negative, noise_draws=cfg.noise_draws,
-        sample=cfg.sample, epochs=cfg.epochs or 5, alpha=cfg.alpha, seed=cfg.seed, batch=batch,
-        steps_per_call=steps,
+        shared_noise=cfg.shared_noise, noise_group=cfg.noise_group, sample=cfg.sample,
+        epochs=cfg.epochs or 5, alpha=cfg.alpha, seed=cfg.seed, batch=batch, steps_per_call=steps,
     )  # fmt: skip
     if cfg.method == "fasttext":
         hasher = SubwordHasher(cfg.min_n, cfg.max_n, cfg.buckets)
         params = fasttext.init_params(len(vocab), cfg.buckets, cfg.dim, cfg.seed)
         params, vectors, stats = fasttext.train(params, corpus, vocab, hasher, settings, log)
-        kv = KeyedVectors(vocab.words, vectors, hasher, np.asarray(params.w_ngrams))
+        kv = KeyedVectors(vocab.words, vectors, hasher, params.w_ngrams)
     else:
         step = word2vec.skipgram_step if cfg.method == "skipgram" else word2vec.cbow_step
         params = word2vec.init_params(len(vocab), cfg.dim, cfg.seed)
