@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,9 +46,10 @@ GLOVE_SRC = ROOT.parent / "shared" / "anchors" / "glove_c"
 SETTINGS = dict(dim=100, window=5, negative=5, sample=1e-3, min_count=5, epochs=5)
 
 
-def read_corpus(paths: list[str]) -> list[list[str]]:
-    """The anchor's preprocessing: lowercased, whitespace-split, empty lines dropped."""
-    return [t for p in paths for line in open(p, encoding="utf-8") if (t := line.lower().split())]
+def read_corpus(paths: list[str]) -> Iterator[list[str]]:
+    """The anchor's preprocessing: lowercased, whitespace-split, empty lines dropped -- streamed: minilm
+    reads the text once (gensim iterates a list of the sentences every epoch and holds it)."""
+    return (t for p in paths for line in open(p, encoding="utf-8") if (t := line.lower().split()))
 
 
 def evaluate(kv) -> dict:

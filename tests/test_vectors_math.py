@@ -182,6 +182,41 @@ def test_fasttext_input_vector_and_step():
     np.testing.assert_allclose(new.w_in, exp_in, rtol=1e-5, atol=1e-6)
 
 
+def test_fasttext_word_vectors_average_the_word_and_ngram_rows():
+    """h(w) = (W_in[w] + sum of its n-gram rows) / (1 + n), summed a chunk of n-gram rows at a time
+    (chunks of 3 cut words apart; a word without n-grams keeps its own row)."""
+    rng = np.random.default_rng(6)
+    w_in, z = rng.normal(size=(4, 5)).astype(np.float32), rng.normal(size=(9, 5)).astype(np.float32)
+    per_word = [[1, 4, 4], [], [8, 0, 2, 7], [3]]
+    rows = np.array(sum(per_word, []), np.int32)
+    starts = np.concatenate([[0], np.cumsum([len(r) for r in per_word])])
+    params = fasttext.FastTextParams(jnp.asarray(w_in), jnp.asarray(z), jnp.zeros((4, 5)))
+    expected = np.stack([(w_in[i] + z[r].sum(0)) / (1 + len(r)) for i, r in enumerate(per_word)])
+    np.testing.assert_allclose(fasttext.word_vectors(params, (rows, starts), chunk=3), expected, rtol=1e-5)
+
+
+def test_fasttext_trains_only_the_ngram_rows_in_use():
+    """Training on the compact table of used rows: the rows no vocabulary word hashes to keep their
+    initial values, the others move, and the word vectors are h(w) of the returned full table."""
+    from minilm.vectors.subwords import SubwordHasher
+    from minilm.vectors.vocab import build_vocab_and_corpus
+
+    vocab, corpus = build_vocab_and_corpus([["ab", "abc", "b", "ab"], ["b", "abc", "ab"]] * 20, min_count=1)
+    hasher = SubwordHasher(3, 4, 40)
+    init = fasttext.init_params(len(vocab), 40, 4, seed=0)
+    before = init.w_ngrams.copy()
+    settings = word2vec.Settings(dim=4, window=2, epochs=3, sample=0, batch=4, steps_per_call=2)
+    params, vectors, _ = fasttext.train(init, corpus, vocab, hasher, settings)
+    rows, starts = hasher.table(vocab.words)
+    used = np.zeros(40, bool)
+    used[rows] = True
+    assert 0 < used.sum() < 40
+    np.testing.assert_array_equal(params.w_ngrams[~used], before[~used])
+    assert (np.abs(params.w_ngrams[used] - before[used]).max(axis=1) > 0).all()
+    full = fasttext.FastTextParams(*(jnp.asarray(a) for a in params))
+    np.testing.assert_allclose(vectors, fasttext.word_vectors(full, (rows, starts)), rtol=1e-6)
+
+
 def _glove_case(rows, cols, x, scale=1.0):
     """Parameters of 8 words (word-side AdaGrad sums != 1, vectors times ``scale``) and the entries."""
     rng = np.random.default_rng(5)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -114,19 +115,28 @@ def skipgram_step(params: FastTextParams, b: FastTextBatch) -> FastTextParams:
     )
 
 
-@jax.jit
-def _compose(w_in: jax.Array, w_ngrams: jax.Array, rows: jax.Array, owner: jax.Array) -> jax.Array:
-    counts = jax.ops.segment_sum(jnp.ones(rows.shape), owner, num_segments=w_in.shape[0])
-    return (w_in + jax.ops.segment_sum(gather(w_ngrams, rows), owner, num_segments=w_in.shape[0])) / (
-        1.0 + counts[:, None]
-    )
+@partial(jax.jit, donate_argnums=0)
+def _add_ngrams(total: jax.Array, w_ngrams: jax.Array, rows: jax.Array, owner: jax.Array) -> jax.Array:
+    """``total`` (V + 1, D) plus n-gram rows ``rows`` (C,) added to their words ``owner`` (C,); V: padding."""
+    return total.at[owner].add(gather(w_ngrams, rows), mode="promise_in_bounds")
 
 
-def word_vectors(params: FastTextParams, table: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """(V, D) ``h(w)`` of every vocabulary word (gensim's ``adjust_vectors``)."""
+def word_vectors(
+    params: FastTextParams, table: tuple[np.ndarray, np.ndarray], chunk: int = 1 << 16
+) -> np.ndarray:
+    """(V, D) ``h(w)`` of every vocabulary word (gensim's ``adjust_vectors``).  The n-gram rows are
+    added ``chunk`` at a time: no (n-grams in the vocabulary, D) array (200 MB on a 2M-token corpus)."""
     rows, starts = table
-    owner = np.repeat(np.arange(len(starts) - 1, dtype=np.int32), np.diff(starts))
-    return np.asarray(_compose(params.w_in, params.w_ngrams, jnp.asarray(rows), jnp.asarray(owner)))
+    v, n = len(starts) - 1, len(rows)
+    padded = -(-n // chunk) * chunk
+    rows_p, owner_p = np.zeros(padded, np.int32), np.full(padded, v, np.int32)
+    rows_p[:n], owner_p[:n] = rows, np.repeat(np.arange(v, dtype=np.int32), np.diff(starts))
+    total = jnp.zeros((v + 1, params.w_in.shape[1]))
+    for a in range(0, padded, chunk):
+        total = _add_ngrams(total, params.w_ngrams, rows_p[a : a + chunk], owner_p[a : a + chunk])
+    return (np.asarray(params.w_in) + np.asarray(total[:v])) / (1 + np.diff(starts)).astype(np.float32)[
+        :, None
+    ]
 
 
 def pack(sizes: np.ndarray, max_items: int, capacity: int) -> np.ndarray:
