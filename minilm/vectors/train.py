@@ -48,7 +48,11 @@ class VectorsConfig:
     seed: int = opt(0, "seed for initialisation, subsampling, windows and noise words", check=at_least(0))
     negative: int = opt(5, "word2vec/fastText: noise words per context word", check=at_least(1))
     noise_draws: int = opt(
-        5, "fastText: noise words drawn per centre and shared by its contexts", check=at_least(1)
+        5,
+        "fastText: noise words drawn per centre and shared by its contexts (more draws, more quality and "
+        "time: 25 gave SimLex-999 0.223 vs 0.209, WordSim353 0.425 vs 0.409, analogy 47.2% vs 46.1% on "
+        "wiki_en_2m, one seed, at 2-4x the training time)",
+        check=at_least(1),
     )
     shared_noise: int = opt(
         16,
