@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout's minilm, not an installed one
 ANCHORS = ROOT / "bench" / "anchors"
 GLOVE_SRC = ROOT.parent / "shared" / "anchors" / "glove_c"
 SETTINGS = dict(dim=100, window=5, negative=5, sample=1e-3, min_count=5, epochs=5)
