@@ -3,20 +3,23 @@
     python bench/vectors.py bench/corpora/wiki_en_2m.txt               # skip-gram, the anchor's settings
     python bench/vectors.py bench/corpora/wiki_en_2m.txt --methods skipgram,cbow,fasttext,glove --repeats 3
     python bench/vectors.py bench/corpora/wiki_en_2m.txt --methods cbow --batch 512 --repeats 3  # batching
-    python bench/vectors.py bench/corpora/wiki_en_2m.txt --methods glove --glove_src PATH/GloVe  # + glove.c
+    python bench/vectors.py bench/corpora/wiki_en_2m.txt --methods skipgram,cbow,fasttext,glove  # the table
 
 Corpora: ``python bench/corpora.py --data_dir DATA_ROOT``; the references need ``pip install -e .[anchors]``.
 Settings are those of ``bench/anchors/gensim_vectors.py`` for every method: dim 100, window 5,
 negative 5, sample 1e-3, min_count 5, 5 epochs, lowercased whitespace tokens, gensim with 2 worker
 threads (``--workers``): skip-gram ``Word2Vec(sg=1)``, CBOW ``Word2Vec(sg=0)``, fastText
 ``FastText(sg=1)`` (3..6-grams, 2M buckets), each run by that script.  GloVe (window 10, x_max 100,
-15 epochs) has no gensim counterpart; with ``--glove_src`` (a checkout of Stanford's GloVe) it runs
-beside glove.c, built and run by ``bench/anchors/glove_c.py``, else alone.
+15 epochs) has no gensim counterpart: it runs beside Stanford's glove.c, built from ``--glove_src``
+(default ``../shared/anchors/glove_c``, the sources beside the project; ``--glove_src ''`` runs ours
+alone) and run by ``bench/anchors/glove_c.py``.
 
-Each run is a separate process (so that peak memory is its own) that prints one JSON line; the
-implementations alternate within each repeat and the table gives medians.  Words/s counts the
+Each run is a separate process that prints one JSON line; its peak memory is the largest resident
+set of that process and of every process it ran (``getrusage``: the anchor scripts and glove.c's
+programs); the implementations alternate within each repeat and the table gives medians.  Words/s counts the
 *effective* words (kept by subsampling) over the training time only, as gensim reports it; the speed
-ratio is minilm's words/s over gensim's, for GloVe glove.c's training seconds over minilm's.
+ratio is minilm's words/s over gensim's, for GloVe glove.c's training seconds over minilm's
+("process s" is the whole run: reading, vocabulary, training, evaluation).
 Evaluation: WordSim353 and SimLex-999 Spearman (OOV pairs skipped, their share shown) and Google's
 analogies restricted to the 30k most frequent words, with minilm's evaluation (equal to gensim's,
 tests/test_vectors_keyed.py) on both sides.
@@ -34,16 +37,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout's minilm, not an installed one
 ANCHORS = ROOT / "bench" / "anchors"
+GLOVE_SRC = ROOT.parent / "shared" / "anchors" / "glove_c"
 SETTINGS = dict(dim=100, window=5, negative=5, sample=1e-3, min_count=5, epochs=5)
 
 
-def read_corpus(paths: list[str]) -> list[list[str]]:
-    """The anchor's preprocessing: lowercased, whitespace-split, empty lines dropped."""
-    return [t for p in paths for line in open(p, encoding="utf-8") if (t := line.lower().split())]
+def read_corpus(paths: list[str]) -> Iterator[list[str]]:
+    """The anchor's preprocessing: lowercased, whitespace-split, empty lines dropped -- streamed: minilm
+    reads the text once (gensim iterates a list of the sentences every epoch and holds it)."""
+    return (t for p in paths for line in open(p, encoding="utf-8") if (t := line.lower().split()))
 
 
 def evaluate(kv) -> dict:
@@ -104,10 +111,11 @@ def median_row(rows: list[dict]) -> dict:
 
 def table(results: dict[str, dict[str, dict]]) -> str:
     head = (
-        "| method | implementation | effective words/s | train s | vocab s | peak MB | WordSim353 ρ (OOV) "
+        "| method | implementation | effective words/s | train s | process s | peak MB | WordSim353 ρ (OOV) "
         "| SimLex-999 ρ (OOV) | analogy (30k) | speed ratio |"
     )
     lines = [head, "|" + "---|" * 10]
+    costs = []
     for method, by_impl in results.items():
         base = by_impl.get("gensim") or by_impl.get("glove.c")
         for impl, r in by_impl.items():
@@ -118,11 +126,17 @@ def table(results: dict[str, dict[str, dict]]) -> str:
                 ratio = f"**{speed:.2f}×**"
             lines.append(
                 f"| {method} | {r['impl']} | {f'{wps:,.0f}' if wps else '–'} | {r['train_seconds']:.1f} "
-                f"| {r['vocab_seconds']:.1f} "
+                f"| {r['process_seconds']:.1f} "
                 f"| {r['peak_mb']:,.0f} | {r['wordsim353_spearman']:.3f} ({r['wordsim353_oov_pct']:.0f}%) "
                 f"| {r['simlex999_spearman']:.3f} ({r['simlex999_oov_pct']:.0f}%) "
                 f"| {100 * r['analogy_acc_restrict30k']:.1f}% | {ratio} |"
             )
+            if "final_cost" in r:
+                costs.append(f"{impl} {r['final_cost']:.5f}")
+    if costs:
+        lines.append(
+            f"\nGloVe final cost, mean 0.5 f(X) diff^2 over the entries in the last epoch: {', '.join(costs)}"
+        )
     return "\n".join(lines)
 
 
@@ -138,7 +152,10 @@ def main() -> None:
     ap.add_argument(
         "--steps_per_call", type=int, default=0, help="minilm: sub-batches per jitted call (0 = CLI default)"
     )
-    ap.add_argument("--glove_src", default="", help="Stanford GloVe's sources: run glove.c beside GloVe")
+    ap.add_argument(
+        "--glove_src", default=str(GLOVE_SRC) if GLOVE_SRC.is_dir() else "",
+        help="Stanford GloVe's sources (its Makefile and src/): glove.c runs beside GloVe ('' = ours alone)",
+    )  # fmt: skip
     ap.add_argument("--json", default="", help="also write all runs to this JSON file")
     ap.add_argument("--worker", default="", help=argparse.SUPPRESS)  # internal: run one implementation
     args = ap.parse_args()

@@ -86,15 +86,17 @@ def test_skipgram_step_is_sgd_on_the_window_loss():
     np.testing.assert_allclose(new.w_out, params.w_out - b.lr * g_out, rtol=1e-5, atol=1e-6)
 
 
-def test_cbow_step_follows_word2vec_c():
+@pytest.mark.parametrize("groups", [1, 2])
+def test_cbow_step_follows_word2vec_c(groups):
     """h = mean of the context vectors; output rows get -lr * dL/du; each context row gets all of
-    -lr * dL/dh, C times its own gradient (word2vec.c / gensim cbow_mean=1).  The sub-batch shares K'
-    noise words, each weighing K/K'; a noise word equal to the centre is skipped; a centre without
-    context trains nothing."""
+    -lr * dL/dh, C times its own gradient (word2vec.c / gensim cbow_mean=1).  Each group of B/G
+    centres shares K' noise words, each weighing K/K'; a noise word equal to the centre is skipped; a
+    centre without context trains nothing."""
     params, b = _word2vec_case(np.random.default_rng(2), batch=4)
     contexts = np.asarray(b.contexts).copy()
     contexts[3] = -1  # no context word
-    noise = np.array([1, 5, 6, 5], np.int32)  # K' = 4 shared draws, one equal to centres 0 and 1
+    # K' = 4 shared draws per group; the first equal to centres 0 and 1, the second's first to centre 2
+    noise = np.array([[1, 5, 6, 5], [4, 2, 0, 6]], np.int32)[:groups]
     weight = np.float32(5 / 4)  # K = 5
     centres = np.array([1, 1, 4, 2], np.int32)  # a repeated centre: its updates add up
     b = b._replace(centres=centres, contexts=contexts, negatives=noise)
@@ -103,7 +105,8 @@ def test_cbow_step_follows_word2vec_c():
     w_in, w_out = (np.asarray(p, np.float64) for p in params)
     exp_in, exp_out = w_in.copy(), w_out.copy()
     for i in range(3):
-        ctx, kept = contexts[i][contexts[i] >= 0], noise[noise != centres[i]]
+        own = noise[i // (4 // groups)]
+        ctx, kept = contexts[i][contexts[i] >= 0], own[own != centres[i]]
         d_ctx, d_out, d_noise = reference.cbow_grads(w_in[ctx], w_out[centres[i]], w_out[kept], weight)
         np.add.at(exp_in, ctx, -b.lr * len(ctx) * d_ctx)
         exp_out[centres[i]] -= b.lr * d_out
@@ -114,22 +117,22 @@ def test_cbow_step_follows_word2vec_c():
 
 
 def test_cbow_shared_noise_batches():
-    """CBOW's stacks: K' draws per sub-batch from the noise distribution, weight K/K', the contexts
-    padded to 2 * window slots, of which the first 2r are in use."""
+    """CBOW's stacks: K' draws per group of centres (here: per sub-batch, then per pair of centres) from
+    the noise distribution, weight K/K', the contexts padded to 2 * window slots, of which the first 2r
+    are in use."""
     from minilm.vectors.vocab import AliasSampler
     from minilm.vectors.windows import Chunk, WindowGroup
 
     group = WindowGroup(1, np.arange(10, dtype=np.int32), np.full((10, 2), 3, np.int32))
-    settings = word2vec.Settings(batch=4, steps_per_call=2, negative=5)
     sampler = AliasSampler.build(np.array([0.0, 0.5, 0.5]))
-    stacks = list(
-        word2vec.calls_for_chunk(
-            Chunk(10, 10, [group]), sampler, settings, np.random.default_rng(0), (0, 1), 8
-        )
-    )
-    assert len(stacks) == 2  # 10 centres padded to 2 calls of 2 x 4
+    for noise_group, groups in ((0, 1), (2, 2)):
+        settings = word2vec.Settings(batch=4, steps_per_call=2, negative=5, noise_group=noise_group)
+        chunk = Chunk(10, 10, [group])
+        stacks = list(word2vec.calls_for_chunk(chunk, sampler, settings, np.random.default_rng(0), (0, 1), 8))
+        assert len(stacks) == 2  # 10 centres padded to 2 calls of 2 x 4
+        assert {sb.words.negatives.shape for sb in stacks} == {(2, groups, 8)}
     for sb in stacks:
-        assert sb.words.negatives.shape == (2, 8) and sb.words.centres.shape == (2, 4)
+        assert sb.words.centres.shape == (2, 4)
         assert set(np.unique(sb.words.negatives)) <= {1, 2}
         np.testing.assert_allclose(sb.noise_weight, [5 / 8, 5 / 8])
         np.testing.assert_array_equal(sb.slots, [2, 2])
@@ -179,59 +182,126 @@ def test_fasttext_input_vector_and_step():
     np.testing.assert_allclose(new.w_in, exp_in, rtol=1e-5, atol=1e-6)
 
 
-def test_glove_loss_matches_reference():
-    """Entry e pairs row e of w with row e of w~: the reference cost of a diagonal co-occurrence matrix."""
-    rng = np.random.default_rng(4)
-    w, wc = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
-    b, bc = rng.normal(size=6), rng.normal(size=6)
-    x = np.array([0.5, 3.0, 99.0, 100.0, 250.0, 1.0])
-    expected = reference.glove_cost(np.diag(x), w, wc, b, bc, x_max=100.0, alpha=0.75)
-    got = glove.glove_loss(*(jnp.asarray(a, jnp.float32) for a in (w, wc, b, bc, x)), 100.0, 0.75)
-    np.testing.assert_allclose(float(got), expected, rtol=1e-5)
+def test_fasttext_word_vectors_average_the_word_and_ngram_rows():
+    """h(w) = (W_in[w] + sum of its n-gram rows) / (1 + n), summed a chunk of n-gram rows at a time
+    (chunks of 3 cut words apart; a word without n-grams keeps its own row)."""
+    rng = np.random.default_rng(6)
+    w_in, z = rng.normal(size=(4, 5)).astype(np.float32), rng.normal(size=(9, 5)).astype(np.float32)
+    per_word = [[1, 4, 4], [], [8, 0, 2, 7], [3]]
+    rows = np.array(sum(per_word, []), np.int32)
+    starts = np.concatenate([[0], np.cumsum([len(r) for r in per_word])])
+    params = fasttext.FastTextParams(jnp.asarray(w_in), jnp.asarray(z), jnp.zeros((4, 5)))
+    expected = np.stack([(w_in[i] + z[r].sum(0)) / (1 + len(r)) for i, r in enumerate(per_word)])
+    np.testing.assert_allclose(fasttext.word_vectors(params, (rows, starts), chunk=3), expected, rtol=1e-5)
 
 
-def test_glove_adagrad_step_matches_glove_c():
-    """glove.c per entry: fdiff = eta f(x) diff; W -= fdiff W~ / sqrt(G); G += (fdiff W~)^2; same for
-    the biases with fdiff -- the step eta g of the gradient g of J / 2 -- here on entries with distinct
-    rows (duplicates add up in a batch)."""
+def test_fasttext_trains_only_the_ngram_rows_in_use():
+    """Training on the compact table of used rows: the rows no vocabulary word hashes to keep their
+    initial values, the others move, and the word vectors are h(w) of the returned full table."""
+    from minilm.vectors.subwords import SubwordHasher
+    from minilm.vectors.vocab import build_vocab_and_corpus
+
+    vocab, corpus = build_vocab_and_corpus([["ab", "abc", "b", "ab"], ["b", "abc", "ab"]] * 20, min_count=1)
+    hasher = SubwordHasher(3, 4, 40)
+    init = fasttext.init_params(len(vocab), 40, 4, seed=0)
+    before = init.w_ngrams.copy()
+    settings = word2vec.Settings(dim=4, window=2, epochs=3, sample=0, batch=4, steps_per_call=2)
+    params, vectors, _ = fasttext.train(init, corpus, vocab, hasher, settings)
+    rows, starts = hasher.table(vocab.words)
+    used = np.zeros(40, bool)
+    used[rows] = True
+    assert 0 < used.sum() < 40
+    np.testing.assert_array_equal(params.w_ngrams[~used], before[~used])
+    assert (np.abs(params.w_ngrams[used] - before[used]).max(axis=1) > 0).all()
+    full = fasttext.FastTextParams(*(jnp.asarray(a) for a in params))
+    np.testing.assert_allclose(vectors, fasttext.word_vectors(full, (rows, starts)), rtol=1e-6)
+
+
+def _glove_case(rows, cols, x, scale=1.0):
+    """Parameters of 8 words (word-side AdaGrad sums != 1, vectors times ``scale``) and the entries."""
     rng = np.random.default_rng(5)
     p = glove.init_params(8, 3, seed=0)
-    noisy_sums = np.asarray(p.words).copy()
-    noisy_sums[:, 4:] += rng.uniform(0, 2, size=(8, 4))  # AdaGrad sums != 1 for the word side
-    p = p._replace(words=jnp.asarray(noisy_sums))
-    rows, cols = np.array([0, 1, 2], np.int32), np.array([3, 4, 5], np.int32)
-    x = np.array([2.0, 150.0, 0.5], np.float32)
+    words = np.asarray(p.words).copy()
+    words[:, :3] *= scale
+    words[:, 4:] += rng.uniform(0, 2, size=(8, 4))
+    p = p._replace(words=jnp.asarray(words))
+    entries = glove.Entries(np.asarray(rows, np.int32), np.asarray(cols, np.int32), np.asarray(x, np.float32))
+    padded = jax.tree.map(
+        lambda a: jnp.asarray(np.append(a, 0).astype(a.dtype)), entries
+    )  # + a padding entry
+    return p, entries, padded
+
+
+_adagrad_step = jax.jit(glove.adagrad_step, static_argnums=(2, 3, 4, 5))
+
+
+def test_glove_adagrad_step_is_adagrad_on_the_reference_gradient():
+    """On entries with distinct rows: the vectors step by eta times the gradient of J / 2 (reference,
+    closed form), the biases by the gradient of J / 2 itself (glove.c: no eta), each over the square
+    root of its sum of squared steps; the cost returned is J / 2 before the step."""
+    p, e, padded = _glove_case([0, 1, 2], [3, 4, 5], [2.0, 150.0, 0.5])
     (w, b, g_w, g_b), (wc, bc, g_wc, g_bc) = (
         [np.array(a, np.float64) for a in glove.unpack(side)] for side in p
     )
     counts = np.zeros((8, 8))
-    counts[rows, cols] = x
+    counts[e.rows, e.cols] = e.x
+    cost = reference.glove_cost(counts, w, wc, b, bc, x_max=100.0, alpha=0.75) / 2
     grads = reference.glove_grads(counts, w, wc, b, bc, x_max=100.0, alpha=0.75)  # of J; rows not in X: 0
-    for theta, grad, sums in zip((w, wc, b, bc), grads, (g_w, g_wc, g_b, g_bc), strict=True):
-        step = 0.05 * grad / 2  # eta times the gradient of J / 2
+    for theta, grad, sums, eta in zip(
+        (w, wc, b, bc), grads, (g_w, g_wc, g_b, g_bc), (0.05, 0.05, 1, 1), strict=True
+    ):
+        step = eta * grad / 2
         theta -= step / np.sqrt(sums)
         sums += step**2
-    padded = glove.Entries(np.append(rows, 0), np.append(cols, 0), np.append(x, 0.0).astype(np.float32))
-    new = jax.jit(glove.adagrad_step, static_argnums=(2, 3, 4))(
-        p, jax.tree.map(jnp.asarray, padded), 100.0, 0.75, 0.05
-    )
+    new, got_cost = _adagrad_step(p, padded, 100.0, 0.75, 0.05, 100.0)
     got = [*glove.unpack(new.words), *glove.unpack(new.contexts)]
     for g, want in zip(got, (w, b, g_w, g_b, wc, bc, g_wc, g_bc), strict=True):
         np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(got_cost), cost, rtol=1e-5)
     np.testing.assert_allclose(glove.word_vectors(new), w + wc, rtol=1e-6)
 
 
-def test_glove_mean_cost_is_the_loss_over_entries():
-    p = glove.init_params(5, 3, seed=1)
-    co = glove.Cooccurrences(
-        np.array([0, 1, 4], np.int32), np.array([2, 3, 4], np.int32), np.array([3.0, 120.0, 0.5])
+def glove_c_updates(W, gradsq, entries, eta=0.05, x_max=100.0, alpha=0.75, clip=100.0):
+    """glove.c's ``glove_thread`` loop, line for line, over (word1, word2, val) entries on its (2V, D + 1)
+    arrays (context rows after the V word rows, the bias last); returns the summed cost."""
+    V, D = W.shape[0] // 2, W.shape[1] - 1
+    total = 0.0
+    for w1, w2, val in entries:
+        l1, l2 = w1, w2 + V
+        diff = W[l1, :D] @ W[l2, :D] + W[l1, D] + W[l2, D] - np.log(val)
+        fdiff = diff if val > x_max else (val / x_max) ** alpha * diff
+        total += 0.5 * fdiff * diff
+        temp1 = np.clip(fdiff * W[l2, :D], -clip, clip) * eta
+        temp2 = np.clip(fdiff * W[l1, :D], -clip, clip) * eta
+        W[l1, :D] -= temp1 / np.sqrt(gradsq[l1, :D])
+        W[l2, :D] -= temp2 / np.sqrt(gradsq[l2, :D])
+        gradsq[l1, :D] += temp1**2
+        gradsq[l2, :D] += temp2**2
+        W[l1, D] -= fdiff / np.sqrt(gradsq[l1, D])
+        W[l2, D] -= fdiff / np.sqrt(gradsq[l2, D])
+        gradsq[l1, D] += fdiff**2
+        gradsq[l2, D] += fdiff**2
+    return total
+
+
+def test_glove_adagrad_step_follows_glove_c_with_clipping():
+    """Large vectors make f(x) diff w~ exceed the clip value 100 in some components: the step equals
+    glove.c's loop over the entries, clipping included (and differs from the unclipped step)."""
+    p, e, padded = _glove_case([0, 1, 2, 6], [3, 4, 5, 7], [2.0, 150.0, 0.5, 40.0], scale=4000.0)
+    (w, b, g_w, g_b), (wc, bc, g_wc, g_bc) = (
+        [np.array(a, np.float64) for a in glove.unpack(side)] for side in p
     )
-    (w, b, _, _), (wc, bc, _, _) = (glove.unpack(side) for side in p)
-    want = glove.glove_loss(
-        w[co.rows], wc[co.cols], b[co.rows], bc[co.cols], jnp.asarray(co.counts), 100.0, 0.75
-    )
-    settings = glove.GloVeSettings(dim=3)
-    np.testing.assert_allclose(glove.mean_cost(p, co, settings, chunk=2), float(want) / 3, rtol=1e-5)
+    W = np.concatenate([np.c_[w, b], np.c_[wc, bc]])  # (2V, D + 1)
+    gradsq = np.concatenate([np.c_[g_w, g_b], np.c_[g_wc, g_bc]])
+    cost = glove_c_updates(W, gradsq, zip(e.rows, e.cols, e.x.astype(np.float64), strict=True))
+    new, got_cost = _adagrad_step(p, padded, 100.0, 0.75, 0.05, 100.0)
+    got_w = np.concatenate([np.c_[glove.unpack(side)[0], glove.unpack(side)[1]] for side in new])
+    got_sums = np.concatenate([np.c_[glove.unpack(side)[2], glove.unpack(side)[3]] for side in new])
+    np.testing.assert_allclose(got_w, W, rtol=2e-5, atol=1e-5)
+    np.testing.assert_allclose(got_sums, gradsq, rtol=2e-5)
+    np.testing.assert_allclose(float(got_cost), cost, rtol=1e-5)
+    unclipped, _ = _adagrad_step(p, padded, 100.0, 0.75, 0.05, np.inf)
+    assert not np.allclose(np.asarray(unclipped.contexts), np.asarray(new.contexts), rtol=1e-3)
 
 
 @pytest.mark.parametrize("window", [2, 11])

@@ -13,7 +13,8 @@ counts weighted by 1 / distance); ``shuffle``; ``glove -vector-size 100 -iter 15
 
 Writes ``--out``'s ``vocab.txt`` and ``vectors.txt`` (word2vec text without a header line; gensim:
 ``KeyedVectors.load_word2vec_format(path, no_header=True)``).  Timed: vocab counting, co-occurrence
-counting + shuffling, training, and their total (building and lowercasing are not).  When
+counting + shuffling, training, and their total (building and lowercasing are not); the final cost
+glove.c prints (the mean of ``0.5 f(X) diff^2`` over the entries during the last iteration).  When
 gensim is installed the vectors are scored with its routines as ``gensim_vectors.py`` scores its own.
 
 Prints one JSON line.
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -43,11 +46,11 @@ def build(src: Path, into: Path) -> Path:
     return into / "build"
 
 
-def stage(cmd: list, stdin: Path, stdout: Path) -> float:
-    """Run one program from file to file; returns its wall seconds."""
+def stage(cmd: list, stdin: Path, stdout: Path, stderr: Path | None = None) -> float:
+    """Run one program from file to file (its messages to ``stderr`` if given); returns its wall seconds."""
     start = time.perf_counter()
-    with open(stdin, "rb") as i, open(stdout, "wb") as o:
-        subprocess.run([str(c) for c in cmd], stdin=i, stdout=o, stderr=subprocess.DEVNULL, check=True)
+    with open(stdin, "rb") as i, open(stdout, "wb") as o, open(stderr or os.devnull, "wb") as e:
+        subprocess.run([str(c) for c in cmd], stdin=i, stdout=o, stderr=e, check=True)
     return time.perf_counter() - start
 
 
@@ -82,9 +85,10 @@ def main() -> None:
         train = [
             bin_ / "glove", "-input-file", shuffled, "-vocab-file", vocab, "-save-file", args.out / "vectors",
             "-vector-size", DIM, "-iter", ITERATIONS, "-x-max", X_MAX, "-threads", args.threads,
-            "-seed", args.seed, "-binary", 0, *quiet,
+            "-seed", args.seed, "-binary", 0, "-verbose", 1,
         ]  # fmt: skip
-        train_s = stage(train, shuffled, tmp / "glove.log")
+        train_s = stage(train, shuffled, tmp / "glove.log", tmp / "glove.err")
+        costs = re.findall(r"cost: ([0-9.]+)", (tmp / "glove.err").read_text())
 
     result = {
         "anchor": "glove_c",
@@ -96,6 +100,7 @@ def main() -> None:
         "cooccurrence_seconds": round(cooccur_s + shuffle_s, 2),
         "train_seconds": round(train_s, 2),
         "total_seconds": round(vocab_s + cooccur_s + shuffle_s + train_s, 2),
+        "final_cost": float(costs[-1]),
     }  # fmt: skip
     try:
         from gensim.models import KeyedVectors

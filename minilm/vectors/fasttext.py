@@ -14,6 +14,12 @@ it differs from (same expected gradient as K fresh draws per pair).  Like fastTe
 After training a vocabulary word's vector is ``h(w)``; an out-of-vocabulary word gets the mean of its
 n-gram rows.
 
+Only the n-gram rows that some vocabulary word uses are trained, so only those live on the device: the
+``buckets`` table (2M x 100 floats, 800 MB) is made once in numpy, its used rows (about 6% of them
+on a 2M-token corpus) are gathered into a compact table for training and written back at the end.
+The numbers are the same as training the whole table (the other rows get no update); memory holds
+one copy of the table instead of two or three, and the scatter-adds touch a small table.
+
 The n-grams of the centres in a sub-batch are passed flat: ``ngram_rows (C,)`` with the slot
 ``ngram_slot (C,)`` of the centre each belongs to, summed with a segment sum.  Centres are packed
 into sub-batches of at most ``batch`` centres and ``C`` n-grams.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -46,7 +53,7 @@ from minilm.vectors.word2vec import (
 
 class FastTextParams(NamedTuple):
     w_in: jax.Array  # (V, D) word rows
-    w_ngrams: jax.Array  # (buckets, D) n-gram rows
+    w_ngrams: jax.Array  # (buckets, D) n-gram rows (in training: (U, D), the U rows in use)
     w_out: jax.Array  # (V, D) output vectors
 
 
@@ -59,11 +66,19 @@ class FastTextBatch(NamedTuple):
 
 
 def init_params(vocab_size: int, buckets: int, dim: int, seed: int) -> FastTextParams:
-    """fastText's init: word and n-gram rows ~ U(-1/D, 1/D), output vectors 0."""
+    """fastText's init: word and n-gram rows ~ U(-1/D, 1/D), output vectors 0 (numpy arrays; the
+    n-gram table is scaled in place: no temporary copy of it)."""
     rng = np.random.default_rng(seed)
-    w_in = (rng.random((vocab_size, dim), dtype=np.float32) * 2 - 1) / dim
-    w_ngrams = (rng.random((buckets, dim), dtype=np.float32) * 2 - 1) / dim
-    return FastTextParams(jnp.asarray(w_in), jnp.asarray(w_ngrams), jnp.zeros((vocab_size, dim), jnp.float32))
+
+    def uniform(rows: int) -> np.ndarray:
+        w = rng.random((rows, dim), dtype=np.float32)
+        w *= 2
+        w -= 1
+        w /= dim
+        return w
+
+    w_in = uniform(vocab_size)
+    return FastTextParams(w_in, uniform(buckets), np.zeros((vocab_size, dim), np.float32))
 
 
 def input_vectors(w_in: jax.Array, w_ngrams: jax.Array, b: FastTextBatch) -> jax.Array:
@@ -100,19 +115,28 @@ def skipgram_step(params: FastTextParams, b: FastTextBatch) -> FastTextParams:
     )
 
 
-@jax.jit
-def _compose(w_in: jax.Array, w_ngrams: jax.Array, rows: jax.Array, owner: jax.Array) -> jax.Array:
-    counts = jax.ops.segment_sum(jnp.ones(rows.shape), owner, num_segments=w_in.shape[0])
-    return (w_in + jax.ops.segment_sum(gather(w_ngrams, rows), owner, num_segments=w_in.shape[0])) / (
-        1.0 + counts[:, None]
-    )
+@partial(jax.jit, donate_argnums=0)
+def _add_ngrams(total: jax.Array, w_ngrams: jax.Array, rows: jax.Array, owner: jax.Array) -> jax.Array:
+    """``total`` (V + 1, D) plus n-gram rows ``rows`` (C,) added to their words ``owner`` (C,); V: padding."""
+    return total.at[owner].add(gather(w_ngrams, rows), mode="promise_in_bounds")
 
 
-def word_vectors(params: FastTextParams, table: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """(V, D) ``h(w)`` of every vocabulary word (gensim's ``adjust_vectors``)."""
+def word_vectors(
+    params: FastTextParams, table: tuple[np.ndarray, np.ndarray], chunk: int = 1 << 16
+) -> np.ndarray:
+    """(V, D) ``h(w)`` of every vocabulary word (gensim's ``adjust_vectors``).  The n-gram rows are
+    added ``chunk`` at a time: no (n-grams in the vocabulary, D) array (200 MB on a 2M-token corpus)."""
     rows, starts = table
-    owner = np.repeat(np.arange(len(starts) - 1, dtype=np.int32), np.diff(starts))
-    return np.asarray(_compose(params.w_in, params.w_ngrams, jnp.asarray(rows), jnp.asarray(owner)))
+    v, n = len(starts) - 1, len(rows)
+    padded = -(-n // chunk) * chunk
+    rows_p, owner_p = np.zeros(padded, np.int32), np.full(padded, v, np.int32)
+    rows_p[:n], owner_p[:n] = rows, np.repeat(np.arange(v, dtype=np.int32), np.diff(starts))
+    total = jnp.zeros((v + 1, params.w_in.shape[1]))
+    for a in range(0, padded, chunk):
+        total = _add_ngrams(total, params.w_ngrams, rows_p[a : a + chunk], owner_p[a : a + chunk])
+    return (np.asarray(params.w_in) + np.asarray(total[:v])) / (1 + np.diff(starts)).astype(np.float32)[
+        :, None
+    ]
 
 
 def pack(sizes: np.ndarray, max_items: int, capacity: int) -> np.ndarray:
@@ -180,9 +204,14 @@ def train(
     settings: Settings,
     log: Callable[[str], None] | None = None,
 ) -> tuple[FastTextParams, np.ndarray, TrainStats]:
-    """Train; returns (params, (V, D) word vectors h(w), stats)."""
-    table = hasher.table(vocab.words)
-    sizes = np.diff(table[1])
+    """Train ``params`` (numpy, from :func:`init_params`; its n-gram table is updated in place);
+    returns (params as numpy arrays, (V, D) word vectors h(w), stats)."""
+    bucket_rows, starts = hasher.table(vocab.words)
+    used, compact_rows = np.unique(bucket_rows, return_inverse=True)  # (U,), rows of the compact table
+    table = (compact_rows.astype(np.int32), starts)
+    ngrams = params.w_ngrams
+    params = FastTextParams(jnp.asarray(params.w_in), jnp.asarray(ngrams[used]), jnp.asarray(params.w_out))
+    sizes = np.diff(starts)
     keep = keep_probability(vocab.counts, settings.sample)
     # n-gram slots per sub-batch: the mean per kept token, with room to spare, and at least the longest word
     mean = float(np.average(sizes, weights=vocab.counts * keep))
@@ -203,4 +232,6 @@ def train(
             jax.block_until_ready(params)
             log(f"epoch {epoch + 1}/{settings.epochs}: {effective / (time.perf_counter() - t0):,.0f} words/s")
     vectors = word_vectors(params, table)
-    return params, vectors, TrainStats(effective, time.perf_counter() - t0)
+    ngrams[used] = np.asarray(params.w_ngrams)
+    trained = FastTextParams(np.asarray(params.w_in), ngrams, np.asarray(params.w_out))
+    return trained, vectors, TrainStats(effective, time.perf_counter() - t0)

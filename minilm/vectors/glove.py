@@ -10,9 +10,18 @@
        J = sum_{ij} f(X_ij) (w_i . w~_j + b_i + b~_j - log X_ij)^2,
        f(x) = (x / x_max)^alpha if x < x_max else 1          (x_max = 100, alpha = 3/4)
 
-   trained with AdaGrad as ``glove.c``: per-parameter squared-gradient sums start at 1, the step is
-   ``eta * g / sqrt(G)`` (``eta`` = 0.05) with ``g = f(X) * diff * other vector``, and the entries are
-   visited in a new random order every epoch -- here in jitted sub-batches with scatter-add updates.
+   trained with AdaGrad exactly as ``glove.c`` (its current sources) does it, per entry::
+
+       fdiff = f(X_ij) diff_ij                                  (diff = w_i . w~_j + b_i + b~_j - log X_ij)
+       g = eta * clip(fdiff * w~_j, -100, 100)      w_i -= g / sqrt(G(w_i));   G(w_i) += g^2
+       b_i -= fdiff / sqrt(G(b_i));                 G(b_i) += fdiff^2
+
+   (and the same for ``w~_j``, ``b~_j``): the squared-gradient sums start at 1, the vector steps are
+   ``eta`` (0.05) times the clipped gradient of J / 2, and the *bias* steps are the gradient of J / 2
+   with no ``eta`` -- glove.c's biases learn at rate 1.  Its reported cost is the mean of
+   ``0.5 f(X) diff^2`` over the entries, summed while the epoch runs (each entry before its update);
+   :func:`train` reports the same.  The entries are visited in a new random order every epoch (glove.c:
+   one ``shuffle`` before training), here in jitted sub-batches with scatter-add updates.
 3. The word vectors are ``W + W~`` (``glove.c -model 2``).
 """
 
@@ -37,7 +46,8 @@ class GloVeSettings:
     window: int = 10  # co-occurrence window radius
     x_max: float = 100.0
     alpha: float = 0.75  # exponent of the weighting function f
-    eta: float = 0.05  # AdaGrad learning rate
+    eta: float = 0.05  # AdaGrad learning rate of the vectors (the biases': 1, as glove.c)
+    grad_clip: float = 100.0  # glove.c: each component of f(x) diff w is clipped to [-this, this]
     epochs: int = 15
     seed: int = 0
     batch: int = 1024  # co-occurrence entries per sub-batch
@@ -103,14 +113,6 @@ def weighting(x: jax.Array, x_max: float, alpha: float) -> jax.Array:
     return jnp.minimum((x / x_max) ** alpha, 1.0)
 
 
-def glove_loss(
-    w: jax.Array, w_ctx: jax.Array, b: jax.Array, b_ctx: jax.Array, x: jax.Array, x_max: float, alpha: float
-) -> jax.Array:
-    """J = sum f(x) (w . w~ + b + b~ - log x)^2 over entries: w, w_ctx (E, D); b, b_ctx, x (E,)."""
-    diff = jnp.sum(w * w_ctx, axis=-1) + b + b_ctx - jnp.log(x)
-    return jnp.sum(weighting(x, x_max, alpha) * diff**2)
-
-
 class GloVeParams(NamedTuple):
     """Per word, one row ``[vector (D) | bias | AdaGrad sums of the vector (D) | of the bias]`` on each
     side, so that a step is one gather and one scatter-add per side.  (Kept as eight separate arrays,
@@ -153,51 +155,40 @@ class Entries(NamedTuple):
     x: jax.Array  # (E,) float32 counts; 0 marks padding
 
 
-def adagrad_step(p: GloVeParams, e: Entries, x_max: float, alpha: float, eta: float) -> GloVeParams:
-    """One sub-batch of glove.c's AdaGrad updates (gradients of J/2, as glove.c)."""
+def adagrad_step(
+    p: GloVeParams, e: Entries, x_max: float, alpha: float, eta: float, grad_clip: float
+) -> tuple[GloVeParams, jax.Array]:
+    """One sub-batch of glove.c's AdaGrad updates (module docstring); returns the new parameters and
+    glove.c's cost of the sub-batch, ``sum 0.5 f(x) diff^2`` before the update."""
     real = e.x > 0
     x = jnp.where(real, e.x, 1.0)
     w, b, g_w, g_b = unpack(gather(p.words, e.rows))  # (E, D), (E,), (E, D), (E,)
     wc, bc, g_wc, g_bc = unpack(gather(p.contexts, e.cols))
     diff = jnp.sum(w * wc, axis=-1) + b + bc - jnp.log(x)  # (E,)
-    fdiff = jnp.where(real, eta * weighting(x, x_max, alpha) * diff, 0.0)  # (E,)
-    grad_w, grad_wc = fdiff[:, None] * wc, fdiff[:, None] * w  # (E, D)
+    fdiff = jnp.where(real, weighting(x, x_max, alpha) * diff, 0.0)  # (E,) = d(J/2)/db_i
+    grad_w = eta * jnp.clip(fdiff[:, None] * wc, -grad_clip, grad_clip)  # (E, D)
+    grad_wc = eta * jnp.clip(fdiff[:, None] * w, -grad_clip, grad_clip)
     step_words = pack(-grad_w / jnp.sqrt(g_w), -fdiff / jnp.sqrt(g_b), grad_w**2, fdiff**2)
     step_contexts = pack(-grad_wc / jnp.sqrt(g_wc), -fdiff / jnp.sqrt(g_bc), grad_wc**2, fdiff**2)
-    return GloVeParams(
+    new = GloVeParams(
         scatter_add(p.words, e.rows, step_words), scatter_add(p.contexts, e.cols, step_contexts)
     )
+    return new, 0.5 * jnp.sum(fdiff * diff)
 
 
-@jax.jit
-def _cost(p: GloVeParams, e: Entries, x_max: float, alpha: float) -> jax.Array:
-    """:func:`glove_loss` of the real entries (padding has x = 0)."""
-    real = e.x > 0
-    w, b, _, _ = unpack(gather(p.words, e.rows))
-    wc, bc, _, _ = unpack(gather(p.contexts, e.cols))
-    weight = jnp.where(real, 1.0, 0.0)[:, None]  # zeroes the padding's vectors and biases
-    return glove_loss(
-        w * weight, wc, b * weight[:, 0], bc * weight[:, 0], jnp.where(real, e.x, 1.0), x_max, alpha
-    )
+def _train_call(p: GloVeParams, batches: Entries, settings: GloVeSettings) -> tuple[GloVeParams, jax.Array]:
+    """The S sub-batches of ``batches`` (leading axis S) in order; returns the parameters and the
+    summed cost."""
+    s = settings
+
+    def step(q: GloVeParams, e: Entries) -> tuple[GloVeParams, jax.Array]:
+        return adagrad_step(q, e, s.x_max, s.alpha, s.eta, s.grad_clip)
+
+    p, costs = jax.lax.scan(step, p, batches)
+    return p, jnp.sum(costs)
 
 
-def mean_cost(p: GloVeParams, co: Cooccurrences, settings: GloVeSettings, chunk: int = 1 << 18) -> float:
-    """J / (number of entries), in chunks of ``chunk`` entries (memory stays small)."""
-    total = 0.0
-    for a in range(0, len(co.counts), chunk):
-        rows, cols, x = (np.zeros(chunk, np.int32), np.zeros(chunk, np.int32), np.zeros(chunk, np.float32))
-        n = min(chunk, len(co.counts) - a)
-        rows[:n], cols[:n], x[:n] = co.rows[a : a + n], co.cols[a : a + n], co.counts[a : a + n]
-        total += float(_cost(p, Entries(rows, cols, x), settings.x_max, settings.alpha))
-    return total / max(len(co.counts), 1)
-
-
-def _train_call(p: GloVeParams, batches: Entries, x_max: float, alpha: float, eta: float) -> GloVeParams:
-    p, _ = jax.lax.scan(lambda q, e: (adagrad_step(q, e, x_max, alpha, eta), None), p, batches)
-    return p
-
-
-train_call = jax.jit(_train_call, donate_argnums=0)
+train_call = jax.jit(_train_call, static_argnums=2, donate_argnums=0)
 
 
 @dataclass(frozen=True)
@@ -205,7 +196,7 @@ class GloVeStats:
     entries: int
     cooccurrence_seconds: float
     seconds: float  # training
-    final_cost: float  # J / number of entries after the last epoch
+    final_cost: float  # glove.c's: mean of 0.5 f(x) diff^2 over the entries during the last epoch
 
 
 def train(
@@ -227,12 +218,13 @@ def train(
         rows, cols, x = (np.zeros(padded, np.int32), np.zeros(padded, np.int32), np.zeros(padded, np.float32))
         rows[:n], cols[:n], x[:n] = co.rows[order], co.cols[order], co.counts[order]
         rows, cols, x = rows.reshape(shape), cols.reshape(shape), x.reshape(shape)
+        costs = []
         for c in range(len(rows)):
-            params = train_call(
-                params, Entries(rows[c], cols[c], x[c]), settings.x_max, settings.alpha, settings.eta
-            )
+            params, cost = train_call(params, Entries(rows[c], cols[c], x[c]), settings)
+            costs.append(cost)
+        epoch_cost = float(sum(costs)) / n
         if log:
-            log(f"epoch {epoch + 1}/{settings.epochs}: cost {mean_cost(params, co, settings):.4f}")
+            log(f"epoch {epoch + 1}/{settings.epochs}: cost {epoch_cost:.4f}")
     seconds = time.perf_counter() - t0
-    stats = GloVeStats(n, t_count, seconds, mean_cost(params, co, settings))
+    stats = GloVeStats(n, t_count, seconds, epoch_cost)
     return word_vectors(params), stats

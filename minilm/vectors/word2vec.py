@@ -21,11 +21,12 @@ with the closed-form gradients (word2vec.c's ``g = (label - f) * alpha``)::
 - CBOW (M = 1): ``h`` = mean of the input vectors of the context words (gensim's ``cbow_mean=1``);
   outputs are the centre (label 1) and noise words; like word2vec.c and gensim, every context word
   receives the whole ``dL/dh``.  word2vec.c draws K noise words per centre; here the ``B`` centres of a
-  sub-batch share ``K'`` draws (``shared_noise`` = 16), each weighing ``K / K'``: the
-  expected gradient is word2vec.c's, every (centre, noise) pair is still its own term, and the output
-  rows touched per centre drop from ``1 + K`` to ``1 + K'/B`` -- the CBOW counterpart of the skip-gram
-  sharing above (Ji et al. 2016 share noise words across a minibatch).  ``h . u`` for every centre and
-  noise word is then one (B, D) x (D, K') product.
+  sub-batch fall in groups of ``noise_group`` consecutive centres, and each group shares ``K'`` draws
+  (``shared_noise``), each weighing ``K / K'``: the expected gradient is word2vec.c's, every (centre,
+  noise) pair is still its own term, and the output rows touched per centre drop from ``1 + K`` to
+  ``1 + K'/noise_group`` -- the CBOW counterpart of the skip-gram sharing above (Ji et al. 2016 share
+  noise words across a minibatch).  ``h . u`` for a group's centres and noise words is one
+  (B/G, D) x (D, K') product.  ``noise_group`` = 1 with ``K'`` = K is word2vec.c's own sampling.
 
 Training is minibatch SGD with sparse row updates: a jitted ``lax.scan`` over sub-batches of
 ``batch`` centres gathers the rows it needs, computes the closed-form gradients and scatter-adds
@@ -65,7 +66,8 @@ class Settings:
     noise_draws: int = (
         5  # fastText: noise words drawn per centre, shared by its contexts (each weighs K/this)
     )
-    shared_noise: int = 16  # CBOW: noise words drawn per sub-batch, shared by its centres (each: K/this)
+    shared_noise: int = 16  # CBOW: noise words drawn per group of centres, shared by them (each: K/this)
+    noise_group: int = 0  # CBOW: centres that share one set of noise draws (0 = the whole sub-batch)
     sample: float = 1e-3  # subsampling threshold t (0 disables)
     epochs: int = 5
     alpha: float = 0.025  # initial learning rate; decays linearly to alpha * 1e-4
@@ -161,22 +163,24 @@ def skipgram_step(params: Params, b: Batch) -> Params:
 
 
 class SharedNoiseBatch(NamedTuple):
-    """CBOW's sub-batch: its centres share the noise words ``words.negatives`` (K',), and every radius
+    """CBOW's sub-batch of B centres in G groups of B/G consecutive centres: group g shares the noise
+    words ``words.negatives[g]`` (G, K'), and every radius
     has the same shape (one compilation): the contexts are padded to ``2 * window`` slots, of which
     the first ``slots`` = 2r are the window's."""
 
-    words: Batch  # centres (B,), contexts (B, 2 window), negatives (K',), lr
+    words: Batch  # centres (B,), contexts (B, 2 window), negatives (G, K'), lr
     noise_weight: jax.Array  # () float32 K/K': the draws each shared noise word stands for
     slots: jax.Array  # () int32 2r: the context slots in use
 
 
 def cbow_step(params: Params, sb: SharedNoiseBatch) -> Params:
-    """CBOW: the mean of the context vectors predicts the centre against the K' shared noise words.
+    """CBOW: the mean of the context vectors predicts the centre against its group's K' noise words.
 
     The context rows are gathered and updated one slot at a time (a loop over the ``slots`` in use):
     no (B, 2r, D) array is made.  Empty slots point past the last row, where the gather reads zeros
     and the scatter drops the update.  A centre without context words trains nothing (word2vec.c)."""
-    b, noise = sb.words, sb.words.negatives  # noise: (K',)
+    b, noise = sb.words, sb.words.negatives  # noise: (G, K')
+    (n,), (groups, k) = b.centres.shape, noise.shape
     valid = b.contexts >= 0  # (B, 2 window)
     contexts = jnp.where(valid, b.contexts, params.w_in.shape[0])
     count = valid.sum(1)  # (B,)
@@ -184,18 +188,22 @@ def cbow_step(params: Params, sb: SharedNoiseBatch) -> Params:
     def add_slot(slot: jax.Array, total: jax.Array) -> jax.Array:
         return total + params.w_in.at[contexts[:, slot]].get(mode="fill", fill_value=0.0)
 
-    zeros = jnp.zeros((len(b.centres), params.w_in.shape[1]))
-    h = jax.lax.fori_loop(0, sb.slots, add_slot, zeros) / jnp.maximum(count, 1)[:, None]  # (B, D)
-    targets = jnp.concatenate([b.centres, noise])  # (B + K',)
-    u = gather(params.w_out, targets)  # (B + K', D)
-    u_centre, u_noise = u[: len(b.centres)], u[len(b.centres) :]  # (B, D), (K', D)
+    d = params.w_in.shape[1]
+    h = jax.lax.fori_loop(0, sb.slots, add_slot, jnp.zeros((n, d))) / jnp.maximum(count, 1)[:, None]  # (B, D)
+    targets = jnp.concatenate([b.centres, noise.reshape(-1)])  # (B + G K',)
+    u = gather(params.w_out, targets)  # (B + G K', D)
+    u_centre, u_noise = u[:n], u[n:].reshape(groups, k, d)  # (B, D), (G, K', D)
+    h_groups = h.reshape(groups, n // groups, d)  # (G, B/G, D)
     live = count > 0  # (B,)
     # e = c (sigma(h . u) - y): label 1 for the centre, 0 for a noise word (skipped if equal to the centre)
     e_centre = jnp.where(live, jax.nn.sigmoid(jnp.sum(h * u_centre, axis=1)) - 1.0, 0.0)  # (B,)
-    counts = live[:, None] & (noise[None, :] != b.centres[:, None])  # (B, K')
-    e_noise = jnp.where(counts, sb.noise_weight * jax.nn.sigmoid(h @ u_noise.T), 0.0)  # (B, K')
-    dh = e_centre[:, None] * u_centre + e_noise @ u_noise  # (B, D)
-    du = jnp.concatenate([e_centre[:, None] * h, e_noise.T @ h])  # (B + K', D)
+    own_noise = jnp.repeat(noise, n // groups, axis=0)  # (B, K') the noise words of each centre's group
+    counts = live[:, None] & (own_noise != b.centres[:, None])  # (B, K')
+    s = jnp.einsum("gcd,gkd->gck", h_groups, u_noise).reshape(n, k)  # (B, K')
+    e_noise = jnp.where(counts, sb.noise_weight * jax.nn.sigmoid(s), 0.0).reshape(groups, n // groups, k)
+    dh = e_centre[:, None] * u_centre + jnp.einsum("gck,gkd->gcd", e_noise, u_noise).reshape(n, d)  # (B, D)
+    du_noise = jnp.einsum("gck,gcd->gkd", e_noise, h_groups).reshape(groups * k, d)  # (G K', D)
+    du = jnp.concatenate([e_centre[:, None] * h, du_noise])  # (B + G K', D)
 
     def update_slot(slot: jax.Array, w_in: jax.Array) -> jax.Array:  # every context word gets all of dL/dh
         return w_in.at[contexts[:, slot]].add(-b.lr * dh, mode="drop")
@@ -234,8 +242,9 @@ def calls_for_chunk(
 ):
     """Yield ``Batch`` stacks (S sub-batches each) for a chunk; ``progress`` = (at start, at end) in [0, 1].
 
-    K noise words per centre, or with ``shared_noise`` = K' > 0 ``SharedNoiseBatch`` stacks whose
-    sub-batches share K' noise words (and whose contexts are padded to ``2 * window`` slots).  Each
+    K noise words per centre, or with ``shared_noise`` = K' > 0 ``SharedNoiseBatch`` stacks in whose
+    sub-batches each group of ``settings.noise_group`` centres (0: all) shares K' noise words (and
+    whose contexts are padded to ``2 * window`` slots).  Each
     radius group is padded to a whole number of calls with centres that have no context (their
     updates are exactly zero).  The learning rate moves linearly through the chunk.
     """
@@ -251,7 +260,8 @@ def calls_for_chunk(
         width = 2 * settings.window if shared_noise else 2 * group.radius
         contexts = np.full((padded, width), -1, np.int32)
         contexts[:n, : 2 * group.radius] = group.contexts
-        noise_shape = (padded // b, shared_noise) if shared_noise else (padded, settings.negative)
+        groups = b // (settings.noise_group or b)
+        noise_shape = (padded // b, groups, shared_noise) if shared_noise else (padded, settings.negative)
         negatives = sampler.sample(rng, noise_shape)
         at = done + np.minimum(np.arange(0, padded, b), n)  # position of each sub-batch in the chunk
         lr = learning_rate(settings.alpha, start + (end - start) * at / max(chunk.kept, 1))
