@@ -72,7 +72,7 @@ class FreezingConfig:
     frozen: tuple[int, ...] = opt(
         (0, 1, 2), "k: 0 = full fine-tuning, k >= 1 = embeddings + blocks[:k] frozen", check=each(at_least(0))
     )
-    sizes: tuple[int, ...] = opt((32, 256, 2048), "training-set sizes (0 = all)", check=each(at_least(0)))
+    sizes: tuple[int, ...] = opt((32, 512), "training-set sizes (0 = all)", check=each(at_least(0)))
     seeds: tuple[int, ...] = opt((0, 1), "seeds (the sample, head, order, dropout)", check=each(at_least(0)))
     run: FinetuneRun = sub(
         FinetuneRun,

@@ -99,13 +99,13 @@ def hold_out(data: TaskData, held: tuple[str, ...], flag: str) -> tuple[TaskData
     """``data`` without the ``held`` labels (the others renumbered in order), and the test examples
     of the held labels: the out-of-distribution set."""
     unknown = [label for label in held if label not in data.labels]
-    if unknown or len(held) >= len(data.labels) - 1:
+    if unknown or not held or len(held) >= len(data.labels) - 1:
         raise UserError(
             f"{flag}={','.join(held)}: give 1..{len(data.labels) - 2} of the task's labels "
             f"({', '.join(data.labels)})"
         )
     kept = tuple(label for label in data.labels if label not in held)
-    new_id = np.full(len(data.labels), -1)  # (C,) old label id -> new id, -1 = held out
+    new_id = np.full(len(data.labels), -1, np.int32)  # (C,) old label id -> new id, -1 = held out
     new_id[[data.labels.index(label) for label in kept]] = np.arange(len(kept))
     arrays = {}
     for split, a in data.arrays.items():
@@ -120,7 +120,7 @@ def hold_out(data: TaskData, held: tuple[str, ...], flag: str) -> tuple[TaskData
 def flip_labels(labels: np.ndarray, share: float, n_classes: int, seed: int) -> np.ndarray:
     """``round(share * N)`` of ``labels`` (N,), chosen at random, each replaced by one of the other
     ``n_classes - 1`` labels drawn uniformly (symmetric label noise)."""
-    rng = np.random.default_rng([seed, 20190128])
+    rng = np.random.default_rng([seed, 20190128])  # the noise's own stream, not the sample's
     flipped = labels.copy()
     which = rng.permutation(len(labels))[: round(share * len(labels))]
     flipped[which] = (labels[which] + rng.integers(1, n_classes, len(which))) % n_classes

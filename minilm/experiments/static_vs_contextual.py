@@ -3,8 +3,11 @@ one classifier, on the same task, splits and training recipe.
 
     python train.py experiment static_vs_contextual  # quick: world_sentiment, ~3 min
     python train.py experiment static_vs_contextual --init=../shared/models/all-MiniLM-L6-v2 \\
-        --static_vs_contextual.run.task=sst2 --static_vs_contextual.corpus=wikitext2 \\
-        --static_vs_contextual.run.max_len=64 --static_vs_contextual.bilm_train.steps=2000
+        --static_vs_contextual.run.task=sst2 --static_vs_contextual.corpus=wikipedia_en \\
+        --static_vs_contextual.vectors.dim=100 --static_vs_contextual.vectors.min_count=5 \\
+        --static_vs_contextual.bilm.vocab_size=30000 --static_vs_contextual.bilm.hidden=256 \\
+        --static_vs_contextual.bilm.emb_dim=256 --static_vs_contextual.bilm_train.steps=3000 \\
+        --static_vs_contextual.run.max_len=64 --static_vs_contextual.run.train.steps=1000
 
 =================  =================================================================  =====================
 representation     features                                                           what trains
@@ -28,7 +31,7 @@ or not to tune?"): contextual vectors beat static ones -- a word's vector depend
 The three frozen representations train the same classifier with the same steps, batches and
 learning rate (``probe_lr``); fine-tuning uses ``run.train.lr``.  In the quick setting the word
 vectors, the biLM and the backbone are all pretrained on the same generated ``world`` corpus; on real
-data the vectors and the biLM train on ``corpus`` (e.g. wikitext2) while the backbone (MiniLM) came
+data the vectors and the biLM train on ``corpus`` (e.g. wikipedia_en) while the backbone (MiniLM) came
 pretrained on far more text -- the comparison is then of what is available, not of methods at equal
 data.  The vectors and the biLM are trained once into ``<experiment>/vectors/`` and
 ``<experiment>/bilm/`` and reused.
