@@ -76,7 +76,7 @@ class FreezingConfig:
     seeds: tuple[int, ...] = opt((0, 1), "seeds (the sample, head, order, dropout)", check=each(at_least(0)))
     run: FinetuneRun = sub(
         FinetuneRun,
-        "each run (method and method_args are set by k)",
+        "each run (task: the target; method and method_args: set by k)",
         train=dataclasses.replace(FinetuneRun().train, steps=100, lr=2e-3, ckpt_every=0),
     )
 

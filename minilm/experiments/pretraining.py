@@ -63,6 +63,7 @@ from minilm.finetune.saved import Finetuned
 from minilm.metrics.calibration import expected_calibration_error, msp_ood_auroc, reliability, softmax
 from minilm.models.transformer import Transformer
 from minilm.objectives.classification import classifier_predictor
+from minilm.tasks import get_task
 
 STARTS = ("pretrained", "scratch")
 
@@ -95,15 +96,18 @@ class PretrainingConfig:
     )
 
 
+def check_held_out(labels: tuple[str, ...], held: tuple[str, ...], flag: str) -> None:
+    """``held`` must be some of ``labels``, leaving at least two."""
+    if not held or any(label not in labels for label in held) or len(held) > len(labels) - 2:
+        raise UserError(
+            f"{flag}={','.join(held)}: give 1..{len(labels) - 2} of the task's labels ({', '.join(labels)})"
+        )
+
+
 def hold_out(data: TaskData, held: tuple[str, ...], flag: str) -> tuple[TaskData, dict[str, np.ndarray]]:
     """``data`` without the ``held`` labels (the others renumbered in order), and the test examples
     of the held labels: the out-of-distribution set."""
-    unknown = [label for label in held if label not in data.labels]
-    if unknown or not held or len(held) >= len(data.labels) - 1:
-        raise UserError(
-            f"{flag}={','.join(held)}: give 1..{len(data.labels) - 2} of the task's labels "
-            f"({', '.join(data.labels)})"
-        )
+    check_held_out(data.labels, held, flag)
     kept = tuple(label for label in data.labels if label not in held)
     new_id = np.full(len(data.labels), -1, np.int32)  # (C,) old label id -> new id, -1 = held out
     new_id[[data.labels.index(label) for label in kept]] = np.arange(len(kept))
@@ -136,6 +140,7 @@ def from_scratch(tuned: Finetuned, seed: int) -> None:
 
 def run(cfg: PretrainingConfig, init: str, folder: Path, sweep_cfg: SweepConfig, data_dir: str = "") -> dict:
     flag = "--pretraining.ood_labels"
+    check_held_out(get_task(cfg.run.task).load(data_dir or None, 0).labels, cfg.ood_labels, flag)
 
     def one(start: str, size: int, noise: float, seed: int):
         s = settings(cfg.run, {"train_size": size, "train.seed": seed})

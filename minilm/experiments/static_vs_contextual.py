@@ -34,7 +34,9 @@ vectors, the biLM and the backbone are all pretrained on the same generated ``wo
 data the vectors and the biLM train on ``corpus`` (e.g. wikipedia_en) while the backbone (MiniLM) came
 pretrained on far more text -- the comparison is then of what is available, not of methods at equal
 data.  The vectors and the biLM are trained once into ``<experiment>/vectors/`` and
-``<experiment>/bilm/`` and reused.
+``<experiment>/bilm/`` and reused (a killed biLM continues from its checkpoint).  Split into parts
+(``--parts``), start the others once these two exist, as for the backbone: parts started together
+would each train them in the same folder.
 
 Results: ``static_vs_contextual.csv`` (representation, trainable parameters, dev and test accuracy:
 mean and spread over seeds) and ``accuracy.png`` (a bar per representation).
