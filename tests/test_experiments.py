@@ -105,6 +105,8 @@ def test_a_sweep_split_in_parts_reports_when_the_last_part_is_done(backbone, tmp
     table = check_outputs(folder, "search.csv", ("search.png",))
     assert sorted(r["train.lr"] for r in table) == ["1e-3", "3e-3"]
     assert "Best by mean dev accuracy" in (folder / "report.md").read_text()
+    with pytest.raises(UserError, match="other settings"):  # a finished run is never reused for others
+        experiment(backbone, tmp_path, "search", "--search.grid=train.lr=1e-3", *flags[1:])
 
 
 def test_small_data(backbone, tmp_path):

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from minilm.config import at_least, each, in_range, opt, sub
+from minilm.config import at_least, config_to_dict, each, in_range, opt, sub
 from minilm.data.batches import ExampleBatches
 from minilm.experiments.runner import (
     FinetuneRun,
@@ -213,7 +213,7 @@ def run(cfg: ForgettingConfig, init: str, folder: Path, sweep_cfg: SweepConfig, 
     for name, remedy, value, a_run in remedies:
         s = settings(base_b, lora) if remedy == "lora" else base_b
         runs.append((f"b-{name}", train_b(a_run, remedy, value, s)))
-    results = sweep(folder, runs, sweep_cfg)
+    results = sweep(folder, runs, sweep_cfg, {"init": init, **config_to_dict(cfg)})
     if results is None:
         return {}
     return _report(cfg, folder, results, remedies)

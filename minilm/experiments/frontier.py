@@ -1,18 +1,20 @@
 """Experiment 7, the parameter-efficiency frontier: accuracy against the share of trainable parameters,
 for every fine-tuning method of :mod:`minilm.finetune`, on one plot.
 
-    python train.py experiment frontier              # quick: world_sentiment, tiny GPT, ~2 min
+    python train.py experiment frontier              # quick: world_intent, tiny GPT
     python train.py experiment frontier --init=../shared/models/all-MiniLM-L6-v2 \\
         --frontier.run.task=sst2 --frontier.lr_scales=0.3,1,3 --frontier.seeds=0,1,2
 
 The study note claims that tuning part of the FFN beats prompt tuning; here both sit on the same plot
 as full fine-tuning, freezing, the linear probe, Houlsby and Pfeiffer adapters, prefix-tuning,
-FL-tuning, LoRA and BitFit, each at its default settings with the same steps and batches.  Methods
-differ in the learning rate they need (the anchor's: full 5e-5, LoRA 5e-4, BitFit 1e-3, prefix and
-prompt 1e-2 for a 22M-parameter BERT): each method's base rate (``--frontier.lrs``) is scaled by each
-of ``lr_scales``, and the scale with the best mean dev accuracy is kept -- chosen on dev, reported
-on test.  Results: ``frontier.csv`` (method, trainable %, the chosen lr, dev and test accuracy, mean
-and spread over seeds) and ``frontier.png`` (test accuracy against trainable %, log scale).
+FL-tuning, LoRA and BitFit, each at its default settings (prompt tuning with ``prompt_length`` virtual
+tokens, taken out of the text's ``max_len``: they share the context) with the same steps and
+batches.  Methods differ in the learning rate they need (the anchor's: full 5e-5, LoRA 5e-4,
+BitFit 1e-3, prefix and prompt 1e-2 for a 22M-parameter BERT): each method's base rate
+(``--frontier.lrs``) is scaled by each of ``lr_scales``, and the scale with the best mean dev
+accuracy is kept -- chosen on dev, reported on test.  Results: ``frontier.csv`` (method,
+trainable %, the chosen lr, dev and test accuracy, mean and spread over seeds) and
+``frontier.png`` (test accuracy against trainable %, log scale).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minilm.config import ConfigError, above, at_least, each, opt, sub, validate
+from minilm.config import ConfigError, above, at_least, config_to_dict, each, opt, sub, validate
 from minilm.experiments.runner import (
     FinetuneRun,
     SweepConfig,
@@ -58,7 +60,10 @@ class FrontierConfig:
     lrs: tuple[str, ...] = opt(DEFAULT_LRS, "method=base learning rate, one item per method to run")
     lr_scales: tuple[float, ...] = opt((1.0,), "each method tries base lr x each scale", check=each(above(0)))
     seeds: tuple[int, ...] = opt((0,), "seeds of each method and lr", check=each(at_least(0)))
-    run: FinetuneRun = sub(FinetuneRun, "each run")
+    prompt_length: int = opt(
+        10, "prompt tuning's virtual tokens (taken from the text's max_len)", check=at_least(1)
+    )
+    run: FinetuneRun = sub(FinetuneRun, "each run", task="world_intent")
 
     def __post_init__(self) -> None:
         validate(self)
@@ -78,11 +83,17 @@ def run(cfg: FrontierConfig, init: str, folder: Path, sweep_cfg: SweepConfig, da
     ]
 
     def one(method: str, lr: float, seed: int):
-        s = settings(cfg.run, {"method": method, "train.lr": lr, "train.seed": seed})
+        changes = {"method": method, "train.lr": lr, "train.seed": seed}
+        if method == "prompt":  # the P virtual tokens share the backbone's context with the text
+            changes |= {
+                "method_args": (f"length={cfg.prompt_length}",),
+                "max_len": cfg.run.max_len - cfg.prompt_length,
+            }
+        s = settings(cfg.run, changes)
         return lambda run_dir: finetune(run_dir, init, s, data_dir)
 
     runs = [(f"{m}-lr{lr:g}-seed{seed}", one(m, lr, seed)) for m, lr, seed in grid]
-    results = sweep(folder, runs, sweep_cfg)
+    results = sweep(folder, runs, sweep_cfg, {"init": init, **config_to_dict(cfg)})
     if results is None:
         return {}
     rows = []
@@ -146,7 +157,8 @@ def run(cfg: FrontierConfig, init: str, folder: Path, sweep_cfg: SweepConfig, da
         )
     t = cfg.run.train
     body = (
-        f"`{cfg.run.task}`, {t.steps} steps of {t.batch_size}, each method at its default settings; "
+        f"`{cfg.run.task}`, {t.steps} steps of {t.batch_size}, each method at its default settings "
+        f"(prompt tuning: {cfg.prompt_length} virtual tokens); "
         f"lr = base x {', '.join(f'{k:g}' for k in cfg.lr_scales)}, chosen by mean dev accuracy over seeds "
         f"{', '.join(map(str, cfg.seeds))}.  {claim}\n\n![frontier](frontier.png)"
     )

@@ -21,12 +21,12 @@ The part that finds every run done writes the experiment's ``report.md``, CSV an
 without it, a tiny GPT is pretrained once on the generated ``world`` corpus into ``<out_dir>/backbone/``
 (:func:`pretrained_backbone`, a few tens of seconds) and every experiment in ``out_dir`` shares it.
 
-**One run** (:func:`finetune`) is ``train.py finetune``'s recipe: the task's splits
-(:func:`minilm.data.splits.task_splits`), the classifier of :func:`minilm.finetune.saved.build`, the
-classification loss (plus a penalty, for the forgetting remedies), :func:`minilm.train.loop.fit` with
-dev accuracy at each evaluation, then dev and test accuracy beside the majority class.  Its settings
-are a :class:`FinetuneRun`, which an experiment varies field by field with dotted keys
-(``{"train.lr": 1e-4}``), the same keys a search takes (:func:`settings`).
+**One run** (:func:`finetune`) is ``train.py finetune`` itself (:func:`minilm.tasks.run.finetune`) in
+the run's folder.  Its settings are a :class:`FinetuneRun`, which an experiment varies field by field
+with dotted keys (``{"train.lr": 1e-4}``), the same keys a search takes (:func:`settings`).  The
+forgetting experiment needs what that run does not offer -- a model whose backbone another task's
+model shares, a penalty added to the loss, replayed batches, another task scored at each evaluation
+-- and trains with :func:`train_classifier` (on :func:`task_data`): the same ``fit``, loss and scores.
 """
 
 from __future__ import annotations
@@ -356,12 +356,28 @@ class SweepConfig:
 Run = tuple[str, Callable[[Path], dict[str, Any]]]  # (run name, run(run_dir) -> its summary)
 
 
-def sweep(folder: Path, runs: list[Run], cfg: SweepConfig) -> dict[str, dict[str, Any]] | None:
+def sweep(
+    folder: Path, runs: list[Run], cfg: SweepConfig, experiment: dict[str, Any]
+) -> dict[str, dict[str, Any]] | None:
     """Run this process's share of ``runs`` in ``folder/runs/<name>``, skipping those already done.
-    Returns every run's summary by name once all are done, else None (other parts still running)."""
+    Returns every run's summary by name once all are done, else None (other parts still running).
+
+    ``experiment`` (the experiment's settings, JSON-ready) is kept in ``folder/sweep.json``: a folder
+    that holds a sweep of other settings is refused, so a finished run is never taken for a run of
+    other settings that has the same name."""
     names = [name for name, _ in runs]
     if len(set(names)) != len(names):
         raise ValueError("run names must be unique")
+    saved = folder / "sweep.json"
+    wanted = json.loads(json.dumps(experiment))
+    if saved.is_file() and json.loads(saved.read_text(encoding="utf-8")) != wanted:
+        raise UserError(
+            f"{folder} holds this experiment run with other settings ({saved}); "
+            "pass another --out_dir or remove the folder"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    if not saved.is_file():
+        atomic_write_bytes(saved, json.dumps(wanted, indent=1).encode())
     mine = [(name, fn) for k, (name, fn) in enumerate(runs) if k % cfg.parts == cfg.part]
     todo = [(name, fn) for name, fn in mine if not (folder / "runs" / name / REPORT).is_file()]
     bar = tqdm(total=len(mine), initial=len(mine) - len(todo), desc=folder.name, disable=not cfg.progress)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minilm.config import ConfigError, at_least, each, opt, sub, validate
+from minilm.config import ConfigError, at_least, config_to_dict, each, opt, sub, validate
 from minilm.errors import UserError
 from minilm.experiments.runner import (
     FinetuneRun,
@@ -90,7 +90,7 @@ def run(cfg: SearchConfig, init: str, folder: Path, sweep_cfg: SweepConfig, data
         return lambda run_dir: finetune(run_dir, init, s, data_dir)
 
     runs = [(f"{_name(p)}_seed{seed}", one(p, seed)) for p in grid for seed in cfg.seeds]
-    results = sweep(folder, runs, sweep_cfg)
+    results = sweep(folder, runs, sweep_cfg, {"init": init, **config_to_dict(cfg)})
     if results is None:
         return {}
     per_run = [

@@ -1,6 +1,6 @@
 """Experiment 3, small fine-tuning sets: training-set size x epochs, mean and spread over seeds.
 
-    python train.py experiment small_data            # quick: world_intent, 64/256/1024 examples, ~2 min
+    python train.py experiment small_data            # quick: world_intent, 32/128/512 examples
     python train.py experiment small_data --init=../shared/models/all-MiniLM-L6-v2 \\
         --small_data.run.task=sst2 --small_data.sizes=50,200,1000,0 --small_data.epochs=20
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minilm.config import at_least, each, opt, sub
+from minilm.config import at_least, config_to_dict, each, opt, sub
 from minilm.experiments.runner import (
     FinetuneRun,
     SweepConfig,
@@ -41,11 +41,9 @@ from minilm.tasks import get_task
 class SmallDataConfig:
     """Training-set sizes x epochs x seeds."""
 
-    sizes: tuple[int, ...] = opt((64, 256, 1024), "training-set sizes (0 = all)", check=each(at_least(0)))
-    epochs: int = opt(8, "epochs of each run (scored after each)", check=at_least(1))
-    seeds: tuple[int, ...] = opt(
-        (0, 1, 2), "seeds (the sample, head, order, dropout)", check=each(at_least(0))
-    )
+    sizes: tuple[int, ...] = opt((32, 128, 512), "training-set sizes (0 = all)", check=each(at_least(0)))
+    epochs: int = opt(6, "epochs of each run (scored after each)", check=at_least(1))
+    seeds: tuple[int, ...] = opt((0, 1), "seeds (the sample, head, order, dropout)", check=each(at_least(0)))
     run: FinetuneRun = sub(
         FinetuneRun,
         "each run (train.steps is set by size and epochs)",
@@ -77,7 +75,7 @@ def run(cfg: SmallDataConfig, init: str, folder: Path, sweep_cfg: SweepConfig, d
         return lambda run_dir: finetune(run_dir, init, s, data_dir)
 
     runs = [(f"size{size}-seed{seed}", one(size, seed)) for size in cfg.sizes for seed in cfg.seeds]
-    results = sweep(folder, runs, sweep_cfg)
+    results = sweep(folder, runs, sweep_cfg, {"init": init, **config_to_dict(cfg)})
     if results is None:
         return {}
     rows = []

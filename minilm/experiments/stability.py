@@ -1,7 +1,7 @@
 """Experiment 2, unstable fine-tuning (Mosbach, Andriushchenko & Klakow 2021, "On the Stability of
 Fine-tuning BERT: Misconceptions, Explanations, and Strong Baselines").
 
-    python train.py experiment stability             # quick: world_sentiment, tiny GPT, 3 seeds, ~3 min
+    python train.py experiment stability             # quick: world_sentiment, tiny GPT, 2 seeds
     python train.py experiment stability --init=../shared/models/all-MiniLM-L6-v2 \\
         --stability.run.task=rte --stability.seeds=0,1,2,3,4,5,6,7,8,9 --stability.lrs=1e-5,2e-5,3e-5
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minilm.config import above, at_least, each, in_range, opt, sub
+from minilm.config import above, at_least, config_to_dict, each, in_range, opt, sub
 from minilm.experiments.runner import (
     FinetuneRun,
     SweepConfig,
@@ -48,7 +48,7 @@ RECIPES = ("bertadam", "bertadam+warmup", "adam+warmup", "adam+warmup+long")
 class StabilityConfig:
     """Seeds x learning rates x optimiser recipes: the spread of fine-tuning results."""
 
-    seeds: tuple[int, ...] = opt((0, 1, 2), "seeds of each setting", check=each(at_least(0)))
+    seeds: tuple[int, ...] = opt((0, 1), "seeds of each setting", check=each(at_least(0)))
     lrs: tuple[float, ...] = opt((1e-3, 3e-3), "learning rates", check=each(above(0)))
     recipes: tuple[str, ...] = opt(RECIPES, "optimiser recipes (module docstring)", choices=RECIPES)
     warmup: float = opt(0.1, "warmup as a fraction of the steps (the +warmup recipes)", check=in_range(0, 1))
@@ -56,7 +56,7 @@ class StabilityConfig:
     run: FinetuneRun = sub(
         FinetuneRun,
         "each run",
-        train=dataclasses.replace(FinetuneRun().train, steps=80, warmup_steps=0, ckpt_every=0),
+        train=dataclasses.replace(FinetuneRun().train, steps=60, warmup_steps=0, ckpt_every=0),
     )
 
 
@@ -82,7 +82,7 @@ def run(cfg: StabilityConfig, init: str, folder: Path, sweep_cfg: SweepConfig, d
         return lambda run_dir: finetune(run_dir, init, s, data_dir)
 
     runs = [(f"{r}-lr{lr:g}-seed{seed}", one(recipe(cfg, r, lr, seed))) for r, lr, seed in grid]
-    results = sweep(folder, runs, sweep_cfg)
+    results = sweep(folder, runs, sweep_cfg, {"init": init, **config_to_dict(cfg)})
     if results is None:
         return {}
     per_run = [

@@ -76,8 +76,10 @@ def scale_by_adam(
     """Adam's direction ``m^_t / (sqrt(v^_t) + eps)`` (module docstring), with or without bias correction."""
 
     def init(params) -> AdamState:
-        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-        return AdamState(jnp.zeros([], jnp.int32), zeros, zeros)
+        def zeros():  # two trees of their own: the training step donates every buffer of the state
+            return jax.tree_util.tree_map(jnp.zeros_like, params)
+
+        return AdamState(jnp.zeros([], jnp.int32), zeros(), zeros())
 
     def update(grads, state, params=None):
         del params
