@@ -126,7 +126,7 @@ def run(cfg: FreezingConfig, init: str, folder: Path, sweep_cfg: SweepConfig, da
         for seed in cfg.seeds
     ]
     runs = [(f"{w}-size{n}-frozen{k}-seed{seed}", one(w, n, k, seed)) for w, n, k, seed in grid]
-    results = sweep(folder, runs, sweep_cfg)
+    results = sweep(folder, runs, sweep_cfg, {"init": init, **config_to_dict(cfg)})
     if results is None:
         return {}
     rows = []

@@ -183,7 +183,8 @@ def run(cfg: PretrainingConfig, init: str, folder: Path, sweep_cfg: SweepConfig,
     def name(start: str, size: int, noise: float, seed: int) -> str:
         return f"{start}-size{size}" + (f"-noise{noise:g}" if noise else "") + f"-seed{seed}"
 
-    results = sweep(folder, [(name(*g), one(*g)) for g in grid], sweep_cfg)
+    runs = [(name(*g), one(*g)) for g in grid]
+    results = sweep(folder, runs, sweep_cfg, {"init": init, **config_to_dict(cfg)})
     if results is None:
         return {}
     by: dict[tuple[str, int, float], dict] = {}  # (start, size, noise) -> its row

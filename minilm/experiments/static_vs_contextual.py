@@ -314,7 +314,7 @@ def run(
         for rep in REPRESENTATIONS
         for seed in cfg.seeds
     ]
-    results = sweep(folder, runs, sweep_cfg)
+    results = sweep(folder, runs, sweep_cfg, {"init": init, **config_to_dict(cfg)})
     if results is None:
         return {}
     rows = []
