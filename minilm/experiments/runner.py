@@ -27,6 +27,8 @@ with dotted keys (``{"train.lr": 1e-4}``), the same keys a search takes (:func:`
 forgetting experiment needs what that run does not offer -- a model whose backbone another task's
 model shares, a penalty added to the loss, replayed batches, another task scored at each evaluation
 -- and trains with :func:`train_classifier` (on :func:`task_data`): the same ``fit``, loss and scores.
+So do freezing (enciphered tokens) and pretraining (held-out labels, flipped labels, a backbone
+drawn afresh, calibration and OOD scores in the report).
 """
 
 from __future__ import annotations
