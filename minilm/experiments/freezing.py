@@ -1,7 +1,7 @@
 """Experiment 4, how much to freeze: frozen blocks against training-set size, for a target close to
 the pretraining text and one far from it.
 
-    python train.py experiment freezing              # quick: tiny GPT on `world`, ~2 min
+    python train.py experiment freezing              # quick: world_intent, 24 runs, ~3 CPU-min
     python train.py experiment freezing --init=../shared/models/all-MiniLM-L6-v2 \\
         --freezing.close=sst2 --freezing.far=trec --freezing.cipher=false \\
         --freezing.frozen=0,2,4,6 --freezing.sizes=100,1000,0 --freezing.run.max_len=64
@@ -14,8 +14,11 @@ it), fewer when it is large or far.
 
 One run per (target, size, k, seed) with ``--method=freeze``: ``k = 0`` is full fine-tuning, ``k >= 1``
 freezes the embeddings and ``blocks[:k]`` (``--freeze.bottom=k``), so ``k = n_layer`` leaves the head
-(and the final LayerNorm) to train.  Every run takes the same steps; a small set is seen for more
-epochs.
+(and the final LayerNorm) to train.  Every run takes the same steps and learning rate; a small set is
+seen for more epochs.  The head reads the mean of the hidden states: a frozen GPT's last token says
+little about a command (quick setting, 512 examples, all blocks frozen: test accuracy 0.28 on the
+last token at lr 1e-2, 0.60 on the mean at 5e-3), and 5e-3 trains a lone head in 100 steps while full
+fine-tuning stays stable (0.99).
 
 **Close and far.**  The quick backbone is pretrained on the generated ``world`` corpus, whose
 commands, reviews and topics are the text of the ``world_*`` tasks: ``close`` is ``world_intent``
@@ -77,7 +80,8 @@ class FreezingConfig:
     run: FinetuneRun = sub(
         FinetuneRun,
         "each run (task: the target; method and method_args: set by k)",
-        train=dataclasses.replace(FinetuneRun().train, steps=100, lr=2e-3, ckpt_every=0),
+        pooling="mean",
+        train=dataclasses.replace(FinetuneRun().train, steps=100, lr=5e-3, ckpt_every=0),
     )
 
 

@@ -3,7 +3,7 @@ and trained from scratch, compared on accuracy, calibration, label noise and out
 detection (Hendrycks, Lee & Mazeika 2019, "Using pre-training can improve model robustness and
 uncertainty").
 
-    python train.py experiment pretraining           # quick: world_intent, 2 intents held out, ~2 min
+    python train.py experiment pretraining           # quick: world_intent, 2 intents held out, 16 runs, ~3 CPU-min
     python train.py experiment pretraining --init=../shared/models/all-MiniLM-L6-v2 \\
         --pretraining.run.task=clinc150 --pretraining.ood_labels=oos \\
         --pretraining.sizes=1500,4500,0 --pretraining.run.max_len=32 --pretraining.run.train.steps=1000
@@ -26,6 +26,15 @@ two ``world_intent`` intents).  For each (start, size, seed) the run reports
 
 and, at the last of ``sizes``, a run with ``noise`` of the training labels flipped (each to another
 label drawn uniformly) reports the clean test accuracy under **label noise**.
+
+Measured (quick setting, seeds 0 and 1, test set): accuracy 0.860 pretrained vs 0.883 scratch at 64
+examples, 0.998 vs 0.998 at 512, 0.998 vs 1.000 at all 2402; ECE 0.099 vs 0.038 at 64, 0.014 vs
+0.026 at 2402; with 20% of the labels flipped accuracy 0.981 vs 0.998 and ECE 0.189 vs 0.337; OOD
+AUROC 0.928 vs 0.979 clean, 0.879 vs 0.831 with flipped labels.  A 2-block backbone pretrained for
+400 steps buys no accuracy on a keyword task that a scratch model learns from 64 examples; it is
+better calibrated with enough data, and much better calibrated (and a better OOD detector) when a
+fifth of the labels are wrong -- Hendrycks et al.'s robustness and uncertainty gains, not their
+accuracy gains, and not their OOD gain on clean labels.
 
 Results: ``pretraining.csv`` (start, setting, training examples, test accuracy, ECE, AUROC: means
 and spread over seeds), ``accuracy.png`` (accuracy against size), ``reliability.png`` (the

@@ -1,7 +1,7 @@
 """Experiment 6, static vs contextual vs fine-tuned: four ways to put pretrained text knowledge into
 one classifier, on the same task, splits and training recipe.
 
-    python train.py experiment static_vs_contextual  # quick: world_sentiment, ~3 min
+    python train.py experiment static_vs_contextual  # quick: world_sentiment, 8 runs, ~2 CPU-min
     python train.py experiment static_vs_contextual --init=../shared/models/all-MiniLM-L6-v2 \\
         --static_vs_contextual.run.task=sst2 --static_vs_contextual.corpus=wikipedia_en \\
         --static_vs_contextual.vectors.dim=100 --static_vs_contextual.vectors.min_count=5 \\
@@ -37,6 +37,13 @@ data.  The vectors and the biLM are trained once into ``<experiment>/vectors/`` 
 ``<experiment>/bilm/`` and reused (a killed biLM continues from its checkpoint).  Split into parts
 (``--parts``), start the others once these two exist, as for the backbone: parts started together
 would each train them in the same folder.
+
+Measured (quick setting, seeds 0 and 1, test accuracy; majority class 0.47 on dev): fine-tuned
+0.759 ± 0.061 > ELMo 0.643 ± 0.010 > skip-gram 0.534 ± 0.016 > frozen transformer 0.515 ± 0.027.
+Skip-gram vectors put a word beside its antonyms (they share contexts: cosine(delicious, bland) =
+0.98), so the mean vector hardly tells a review's polarity -- and 25% of the reviews negate it, which
+no bag of words can see; the biLM's states carry both; the tiny GPT's frozen states, trained to
+predict the next token, carry neither linearly, until fine-tuning puts them there.
 
 Results: ``static_vs_contextual.csv`` (representation, trainable parameters, dev and test accuracy:
 mean and spread over seeds) and ``accuracy.png`` (a bar per representation).
