@@ -3,7 +3,7 @@ and trained from scratch, compared on accuracy, calibration, label noise and out
 detection (Hendrycks, Lee & Mazeika 2019, "Using pre-training can improve model robustness and
 uncertainty").
 
-    python train.py experiment pretraining           # quick: world_intent, 2 intents held out, 16 runs, ~3 CPU-min
+    python train.py experiment pretraining           # quick: world_intent, 16 runs, ~3 CPU-min
     python train.py experiment pretraining --init=../shared/models/all-MiniLM-L6-v2 \\
         --pretraining.run.task=clinc150 --pretraining.ood_labels=oos \\
         --pretraining.sizes=1500,4500,0 --pretraining.run.max_len=32 --pretraining.run.train.steps=1000

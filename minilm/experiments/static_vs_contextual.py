@@ -42,7 +42,7 @@ Measured (quick setting, seeds 0 and 1, test accuracy; majority class 0.47 on de
 0.759 ± 0.061 > ELMo 0.643 ± 0.010 > skip-gram 0.534 ± 0.016 > frozen transformer 0.515 ± 0.027.
 Skip-gram vectors put a word beside its antonyms (they share contexts: cosine(delicious, bland) =
 0.98), so the mean vector hardly tells a review's polarity -- and 25% of the reviews negate it, which
-no bag of words can see; the biLM's states carry both; the tiny GPT's frozen states, trained to
+no bag of words can see; the biLM's states carry some of both; the tiny GPT's frozen states, trained to
 predict the next token, carry neither linearly, until fine-tuning puts them there.
 
 Results: ``static_vs_contextual.csv`` (representation, trainable parameters, dev and test accuracy:
