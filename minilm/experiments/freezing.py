@@ -33,6 +33,13 @@ corpus holds every task's text.)  On real data the far target is another task (`
 short and unlike MiniLM's pretraining pairs, or ``clinc150``) with ``--freezing.cipher=false`` -- or
 ``sst2`` enciphered, the same control as the quick setting.
 
+Measured (quick setting, seeds 0 and 1, test accuracy, k = 0 / 1 / 2): close 0.597 / 0.512 / 0.347
+with 32 examples, 0.997 / 0.928 / 0.605 with 512; far 0.550 / 0.472 / 0.303 and 0.987 / 0.865 /
+0.587.  Full fine-tuning wins everywhere, even from 32 examples: the claim does not hold for a
+2-block backbone pretrained for 400 steps.  What the claim rests on does show: freezing costs less
+on the close target than on the enciphered one (0.928 against 0.865 with one block frozen, 512
+examples), because there the frozen blocks' features fit.
+
 Results: ``freezing.csv`` (target, training examples, k, trainable %, dev and test accuracy: mean
 and spread over seeds), ``freezing.png`` (test accuracy against k, one line per size, one panel per
 target) and in ``report.md`` the best k (by mean dev accuracy) for each target and size.
