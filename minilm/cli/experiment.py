@@ -22,12 +22,15 @@ from typing import ClassVar
 from minilm.config import opt, sub
 from minilm.experiments import EXPERIMENTS
 from minilm.experiments.forgetting import ForgettingConfig
+from minilm.experiments.freezing import FreezingConfig
 from minilm.experiments.frontier import FrontierConfig
+from minilm.experiments.pretraining import PretrainingConfig
 from minilm.experiments.regularisation import RegularisationConfig
 from minilm.experiments.runner import BackboneConfig, SweepConfig, pretrained_backbone
 from minilm.experiments.search import SearchConfig
 from minilm.experiments.small_data import SmallDataConfig
 from minilm.experiments.stability import StabilityConfig
+from minilm.experiments.static_vs_contextual import StaticVsContextualConfig
 
 
 @dataclass
@@ -43,6 +46,11 @@ class Config:
     small_data: SmallDataConfig = sub(SmallDataConfig, "experiment small_data (3)")
     regularisation: RegularisationConfig = sub(RegularisationConfig, "experiment regularisation (5)")
     frontier: FrontierConfig = sub(FrontierConfig, "experiment frontier (7)")
+    freezing: FreezingConfig = sub(FreezingConfig, "experiment freezing (4)")
+    static_vs_contextual: StaticVsContextualConfig = sub(
+        StaticVsContextualConfig, "experiment static_vs_contextual (6)"
+    )
+    pretraining: PretrainingConfig = sub(PretrainingConfig, "experiment pretraining (8)")
 
     POSITIONAL: ClassVar = "name"
 

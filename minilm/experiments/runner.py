@@ -27,6 +27,8 @@ with dotted keys (``{"train.lr": 1e-4}``), the same keys a search takes (:func:`
 forgetting experiment needs what that run does not offer -- a model whose backbone another task's
 model shares, a penalty added to the loss, replayed batches, another task scored at each evaluation
 -- and trains with :func:`train_classifier` (on :func:`task_data`): the same ``fit``, loss and scores.
+So do freezing (enciphered tokens) and pretraining (held-out labels, flipped labels, a backbone
+drawn afresh, calibration and OOD scores in the report).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ from minilm.models.transformer import GPT, TransformerConfig, count_params
 from minilm.objectives.classification import classification_loss, classification_scores, classifier_predictor
 from minilm.objectives.lm import lm_loss
 from minilm.tasks.classification import ClassifyOptions
-from minilm.tasks.run import SECTIONS, FinetuneConfig
+from minilm.tasks.run import SECTIONS, FinetuneConfig, sample
 from minilm.tasks.run import finetune as run_task
 from minilm.train.loop import TrainConfig, fit
 from minilm.train.run import SAVED_CONFIG, RunConfig
@@ -207,9 +209,23 @@ def task_data(task: str, init: str, max_len: int, max_eval: int, data_dir: str =
         encode(test, where=f"{task} test"),
     )
     arrays = dict(zip(("train", "dev", "test"), parts, strict=True))
-    counts = collections.Counter(arrays["train"]["labels"].tolist())
-    majority = counts.most_common(1)[0][0]
-    return TaskData(arrays, labels, float(np.mean(arrays["dev"]["labels"] == majority)))
+    return TaskData(arrays, labels, majority_accuracy(arrays["train"]["labels"], arrays["dev"]["labels"]))
+
+
+def majority_accuracy(train_labels: np.ndarray, dev_labels: np.ndarray) -> float:
+    """The dev accuracy of always predicting the most frequent training label."""
+    majority = collections.Counter(train_labels.tolist()).most_common(1)[0][0]
+    return float(np.mean(dev_labels == majority))
+
+
+def with_train_size(data: TaskData, size: int, seed: int) -> TaskData:
+    """``data`` with ``size`` of its training examples (0 = all): the sample ``train.py finetune
+    --train_size`` draws with the same seed (:func:`minilm.tasks.run.sample`)."""
+    if size == 0:
+        return data
+    train = data.arrays["train"]
+    keep = np.array(sample(list(range(len(train["labels"]))), size, seed))
+    return dataclasses.replace(data, arrays={**data.arrays, "train": {k: v[keep] for k, v in train.items()}})
 
 
 def classifier(init: str, s: FinetuneRun, labels: tuple[str, ...]) -> Finetuned:
