@@ -30,3 +30,17 @@ def data_root() -> Path:
     path = Path(root)
     assert path.is_dir(), f"MINILM_DATA={root} is not a directory"
     return path
+
+
+@pytest.fixture(scope="session")
+def backbone(tmp_path_factory) -> str:
+    """A tiny GPT pretrained for a few steps on the world corpus, shared by the experiment tests."""
+    from minilm.experiments.runner import BackboneConfig, pretrained_backbone
+    from minilm.models.transformer import TransformerConfig
+    from minilm.train.loop import TrainConfig
+
+    cfg = BackboneConfig(
+        model=TransformerConfig(vocab_size=320, max_len=32, n_layer=1, n_head=2, d_model=32, d_ff=64),
+        pretrain=TrainConfig(steps=10, batch_size=8, warmup_steps=2, eval_every=0, ckpt_every=0),
+    )
+    return pretrained_backbone(cfg, tmp_path_factory.mktemp("exp"), progress=False)

@@ -11,20 +11,9 @@ import pytest
 
 from minilm.cli.train import main
 from minilm.errors import UserError
-from minilm.experiments.runner import BackboneConfig, FinetuneRun, pretrained_backbone, settings
-from minilm.models.transformer import TransformerConfig
-from minilm.train.loop import TrainConfig
+from minilm.experiments.runner import FinetuneRun, settings
 
 RUN = ("--{e}.run.max_len=32", "--{e}.run.max_eval=48", "--{e}.run.train.batch_size=8")
-
-
-@pytest.fixture(scope="module")
-def backbone(tmp_path_factory) -> str:
-    cfg = BackboneConfig(
-        model=TransformerConfig(vocab_size=320, max_len=32, n_layer=1, n_head=2, d_model=32, d_ff=64),
-        pretrain=TrainConfig(steps=10, batch_size=8, warmup_steps=2, eval_every=0, ckpt_every=0),
-    )
-    return pretrained_backbone(cfg, tmp_path_factory.mktemp("exp"), progress=False)
 
 
 def experiment(backbone: str, out: Path, name: str, *flags: str) -> Path:

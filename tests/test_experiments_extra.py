@@ -19,7 +19,7 @@ from minilm.data.registry import load_dataset
 from minilm.errors import UserError
 from minilm.experiments.freezing import cipher
 from minilm.experiments.pretraining import flip_labels, from_scratch, hold_out
-from minilm.experiments.runner import BackboneConfig, FinetuneRun, classifier, pretrained_backbone, task_data
+from minilm.experiments.runner import FinetuneRun, classifier, task_data
 from minilm.metrics.calibration import (
     expected_calibration_error,
     midranks,
@@ -27,8 +27,7 @@ from minilm.metrics.calibration import (
     reliability,
     roc_auc,
 )
-from minilm.models.transformer import Transformer, TransformerConfig
-from minilm.train.loop import TrainConfig
+from minilm.models.transformer import Transformer
 
 # ------------------------------------------------------------------------------------------ metrics
 
@@ -79,15 +78,6 @@ def test_reliability_bins_equal_sklearn_calibration_curve():
 
 
 # ------------------------------------------------------------------------------------------- pieces
-
-
-@pytest.fixture(scope="module")
-def backbone(tmp_path_factory) -> str:
-    cfg = BackboneConfig(
-        model=TransformerConfig(vocab_size=320, max_len=32, n_layer=1, n_head=2, d_model=32, d_ff=64),
-        pretrain=TrainConfig(steps=10, batch_size=8, warmup_steps=2, eval_every=0, ckpt_every=0),
-    )
-    return pretrained_backbone(cfg, tmp_path_factory.mktemp("exp"), progress=False)
 
 
 def test_cipher_renames_ordinary_tokens_one_to_one(backbone):
