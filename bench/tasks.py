@@ -42,12 +42,12 @@ RUNS: dict[str, tuple[str, list[str]]] = {
                      "--qa.doc_stride=64", "--steps=300"]),
     "multi30k": ("bleu", ["--init=seq2seq", "--method=full", "--lr=1e-3", "--batch_size=64", "--max_len=40",
                           "--generate.max_target_len=40", "--generate.vocab_size=8000", "--generate.layers=3",
-                          "--generate.d_model=256", "--generate.d_ff=1024", "--steps=1500",
+                          "--generate.d_model=256", "--generate.d_ff=1024", "--steps=800",
                           "--generate.num_beams=4"]),
     "scitldr": ("rougeL", ["--init=seq2seq", "--method=full", "--lr=1e-3", "--batch_size=16",
                            "--max_len=256", "--generate.max_target_len=48", "--generate.vocab_size=8000",
                            "--generate.layers=2", "--generate.d_model=256", "--generate.d_ff=1024",
-                           "--steps=600", "--generate.num_beams=4"]),
+                           "--steps=300", "--generate.num_beams=4"]),
 }  # fmt: skip
 
 
