@@ -8,9 +8,9 @@ Each task is one ``python train.py finetune`` run with the settings in :data:`RU
 batch, tokens, learning rate); the classification and QA tasks fine-tune the real backbone
 (all-MiniLM-L6-v2, every weight), the generation tasks train a new encoder-decoder from scratch
 (``--init=seq2seq``).  After each run its headline test metrics, the training and total wall time and
-the exact command are appended to ``OUT/results.jsonl``; a task already there is not run again, so an
-interrupted benchmark continues where it stopped, and ``--table`` prints the README table of what is
-there without running anything.
+the exact command are appended to ``OUT/results.jsonl``; a task already there is not run again and an
+interrupted run is resumed, so an interrupted benchmark continues where it stopped, and ``--table``
+prints the README table of what is there without running anything.
 """
 
 from __future__ import annotations
@@ -62,11 +62,13 @@ def command(task: str, model: str, data_dir: str, out: Path) -> list[str]:
 
 def run_task(task: str, model: str, data_dir: str, out: Path) -> dict:
     argv = command(task, model, data_dir, out)
+    if (out / "runs" / task).is_dir():  # an interrupted run: continue it
+        argv.append("--resume")
     t0 = time.perf_counter()
     subprocess.run(argv, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     report = json.loads((out / "runs" / task / "report.json").read_text())
-    local = ("--out_dir", "--name", "--data_dir")  # this machine's paths: not part of the shown command
+    local = ("--out_dir", "--name", "--data_dir", "--resume")  # not part of the command shown
     shown = " ".join(shlex.quote(a) for a in argv[2:] if not a.startswith(local))
     return {
         "task": task,
