@@ -48,7 +48,6 @@ from minilm.experiments.runner import (
     classifier,
     curve,
     figure,
-    save_figure,
     settings,
     sweep,
     task_data,
@@ -60,6 +59,7 @@ from minilm.finetune.saved import Finetuned, load_method, save_method
 from minilm.models.heads import SequenceClassifier
 from minilm.objectives.anchor import fisher_diagonal, quadratic_penalty
 from minilm.objectives.classification import classification_loss, classification_scores, classifier_predictor
+from minilm.train.runlog import save_figure
 
 
 @dataclass

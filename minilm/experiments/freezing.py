@@ -60,7 +60,6 @@ from minilm.experiments.runner import (
     TaskData,
     classifier,
     figure,
-    save_figure,
     settings,
     sweep,
     task_data,
@@ -68,6 +67,7 @@ from minilm.experiments.runner import (
     with_train_size,
     write_report,
 )
+from minilm.train.runlog import save_figure
 
 CIPHER_SEED = 0  # one permutation for every run: the far target is one fixed task
 

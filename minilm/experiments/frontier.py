@@ -30,12 +30,12 @@ from minilm.experiments.runner import (
     SweepConfig,
     figure,
     finetune,
-    save_figure,
     settings,
     sweep,
     write_report,
 )
 from minilm.finetune import METHODS
+from minilm.train.runlog import save_figure
 
 # method -> (base learning rate for the tiny backbone, its settings): the quick setting's choices
 DEFAULT_LRS = (

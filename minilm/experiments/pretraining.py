@@ -60,7 +60,6 @@ from minilm.experiments.runner import (
     classifier,
     figure,
     majority_accuracy,
-    save_figure,
     settings,
     sweep,
     task_data,
@@ -73,6 +72,7 @@ from minilm.metrics.calibration import expected_calibration_error, msp_ood_auroc
 from minilm.models.transformer import Transformer
 from minilm.objectives.classification import classifier_predictor
 from minilm.tasks import get_task
+from minilm.train.runlog import save_figure
 
 STARTS = ("pretrained", "scratch")
 

@@ -35,11 +35,11 @@ from minilm.experiments.runner import (
     curve,
     figure,
     finetune,
-    save_figure,
     settings,
     sweep,
     write_report,
 )
+from minilm.train.runlog import save_figure
 
 VARIANTS = ("baseline", "dropout", "weight_decay", "warmup+linear", "warmup+cosine", "clipping")
 

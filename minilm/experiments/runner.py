@@ -68,7 +68,7 @@ from minilm.tasks.run import SECTIONS, FinetuneConfig, sample
 from minilm.tasks.run import finetune as run_task
 from minilm.train.loop import TrainConfig, fit
 from minilm.train.run import SAVED_CONFIG, RunConfig
-from minilm.train.runlog import MetricsLog, save_report, summary_table
+from minilm.train.runlog import MetricsLog, pyplot, save_report, summary_table
 
 REPORT = "report.json"  # a run is done when its report exists
 PHASE = "finetune"
@@ -417,22 +417,9 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 
 def figure(ncols: int = 1, width: float = 5.5, height: float = 3.8):
-    """A matplotlib figure (Agg: no display) with ``ncols`` axes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    """A matplotlib figure (Agg: no display) with ``ncols`` axes; save it with ``save_figure``."""
+    fig, axes = pyplot().subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
     return fig, list(axes[0])
-
-
-def save_figure(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def write_report(folder: Path, title: str, body: str, rows: list[dict[str, Any]], csv_name: str) -> None:

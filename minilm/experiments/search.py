@@ -31,12 +31,12 @@ from minilm.experiments.runner import (
     SweepConfig,
     figure,
     finetune,
-    save_figure,
     settings,
     sweep,
     write_csv,
     write_report,
 )
+from minilm.train.runlog import save_figure
 
 
 @dataclass

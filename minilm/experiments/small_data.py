@@ -29,12 +29,12 @@ from minilm.experiments.runner import (
     curve,
     figure,
     finetune,
-    save_figure,
     settings,
     sweep,
     write_report,
 )
 from minilm.tasks import get_task
+from minilm.train.runlog import save_figure
 
 
 @dataclass

@@ -77,7 +77,6 @@ from minilm.experiments.runner import (
     figure,
     finetune,
     majority_accuracy,
-    save_figure,
     settings,
     sweep,
     write_report,
@@ -94,7 +93,7 @@ from minilm.objectives.classification import classification_scores
 from minilm.tasks import get_task
 from minilm.tasks.run import sample
 from minilm.train.loop import TrainConfig, fit
-from minilm.train.runlog import save_report, summary_table
+from minilm.train.runlog import save_figure, save_report, summary_table
 from minilm.vectors.keyed_vectors import KeyedVectors
 from minilm.vectors.train import VectorsConfig, read_sentences, train_vectors
 

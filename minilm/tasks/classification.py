@@ -187,7 +187,6 @@ def plot_confusion(labels: Sequence[str], matrix: Sequence[Sequence[int]], out_d
             ax.text(j, i, int(c), ha="center", va="center", color="white" if rates[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
-    fig.tight_layout()
     save_figure(fig, out_dir / CONFUSION_PNG)
 
 

@@ -213,7 +213,6 @@ class QATask(Task):
         ax.set_ylabel("F1")
         ax.set_ylim(0, 100)
         ax.set_title(f"{self.name}: F1 by answer length")
-        fig.tight_layout()
         save_figure(fig, Path(out_dir) / LENGTH_PNG)
         rows = "\n".join(f"| {k} | {v:.1f} |" for k, v in lengths.items())
         examples = "\n".join(

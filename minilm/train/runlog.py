@@ -53,7 +53,8 @@ def pyplot():
 
 
 def save_figure(fig, path: Path) -> None:
-    """Write ``fig`` as a PNG at ``path`` (its folder made if missing) and close it."""
+    """Lay ``fig`` out tightly, write it as a PNG at ``path`` (its folder made if missing), close it."""
+    fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     pyplot().close(fig)
@@ -81,7 +82,6 @@ def plot_losses(log: MetricsLog, path: Path) -> None:
         ax.set_ylabel("loss")
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
     save_figure(fig, path)
 
 
