@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -51,9 +52,15 @@ RUNS: dict[str, tuple[str, list[str]]] = {
 }  # fmt: skip
 
 
+def _last_wins(flags: list[str]) -> list[str]:
+    """One ``--key=value`` per key, the last one given (a task's own setting after the shared ones)."""
+    kept = {flag.split("=")[0]: flag for flag in flags}
+    return list(kept.values())
+
+
 def command(task: str, model: str, data_dir: str, out: Path) -> list[str]:
     _, settings = RUNS[task]
-    flags = [s.replace(MODEL, model) for s in settings]
+    flags = _last_wins([s.replace(MODEL, model) for s in settings])
     return [
         sys.executable, str(ROOT / "train.py"), "finetune", f"--task={task}", *flags, "--eval_every=0",
         "--progress=false", f"--data_dir={data_dir}", f"--out_dir={out / 'runs'}", f"--name={task}",
@@ -95,8 +102,12 @@ def table(rows: list[dict]) -> str:
         model = "encoder-decoder, new" if "--init=seq2seq" in r["command"] else "all-MiniLM-L6-v2, full"
         shown, base = _numbers(r["test"]), _numbers(r["baseline"]) or "--"
         minutes = f"{r['wall_seconds'] / 60:.1f} min"
+        words = _last_wins(r["command"].split())  # rows written before flags were deduplicated
+        shown_cmd = " ".join(
+            re.sub(r"^--init=\S*/(all-MiniLM-L6-v2)$", r"--init=../shared/models/\1", w) for w in words
+        )
         lines.append(
-            f"| {r['task']} | {model} | {r['metric']} | {shown} | {base} | {minutes} | `{r['command']}` |"
+            f"| {r['task']} | {model} | {r['metric']} | {shown} | {base} | {minutes} | `{shown_cmd}` |"
         )
     return "\n".join(lines)
 
