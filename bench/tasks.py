@@ -32,15 +32,15 @@ MODEL = "MODEL"  # replaced by --model
 CLASSIFY = ["--init=MODEL", "--method=full", "--lr=1e-4", "--batch_size=32", "--max_len=64"]
 RUNS: dict[str, tuple[str, list[str]]] = {
     "sst2": ("accuracy", [*CLASSIFY, "--steps=200"]),
-    "sick": ("accuracy", [*CLASSIFY, "--steps=200"]),
+    "sick": ("accuracy", [*CLASSIFY, "--steps=120"]),
     "glue_rte": ("accuracy", [*CLASSIFY, "--steps=200", "--max_len=128", "--batch_size=16"]),
-    "clinc150": ("in_scope_accuracy", [*CLASSIFY, "--steps=400", "--lr=3e-4"]),
-    "snips": ("accuracy", [*CLASSIFY, "--steps=150"]),
-    "trec": ("accuracy", [*CLASSIFY, "--steps=200"]),
-    "trec_fine": ("accuracy", [*CLASSIFY, "--steps=300", "--lr=3e-4"]),
-    "ag_news": ("accuracy", [*CLASSIFY, "--steps=200"]),
+    "clinc150": ("in_scope_accuracy", [*CLASSIFY, "--steps=250", "--lr=3e-4"]),
+    "snips": ("accuracy", [*CLASSIFY, "--steps=100"]),
+    "trec": ("accuracy", [*CLASSIFY, "--steps=120"]),
+    "trec_fine": ("accuracy", [*CLASSIFY, "--steps=150", "--lr=3e-4"]),
+    "ag_news": ("accuracy", [*CLASSIFY, "--steps=100"]),
     "xquad": ("f1", ["--init=MODEL", "--method=full", "--lr=1e-4", "--batch_size=16", "--max_len=192",
-                     "--qa.doc_stride=64", "--steps=300"]),
+                     "--qa.doc_stride=64", "--steps=150"]),
     "multi30k": ("bleu", ["--init=seq2seq", "--method=full", "--lr=1e-3", "--batch_size=64", "--max_len=40",
                           "--generate.max_target_len=40", "--generate.vocab_size=8000", "--generate.layers=3",
                           "--generate.d_model=256", "--generate.d_ff=1024", "--steps=800",
@@ -48,7 +48,7 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "scitldr": ("rougeL", ["--init=seq2seq", "--method=full", "--lr=1e-3", "--batch_size=16",
                            "--max_len=256", "--generate.max_target_len=48", "--generate.vocab_size=8000",
                            "--generate.layers=2", "--generate.d_model=256", "--generate.d_ff=1024",
-                           "--steps=300", "--generate.num_beams=4"]),
+                           "--steps=200", "--generate.num_beams=4"]),
 }  # fmt: skip
 
 
