@@ -50,9 +50,9 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from minilm.config import ConfigError, at_least, config_from_dict, config_to_dict, in_range, opt, sub
-from minilm.data.batches import ExampleBatches, LMBatches, classification_arrays, trim_padding
+from minilm.data.batches import ExampleBatches, LMBatches
 from minilm.data.registry import DataRoot, load_dataset
-from minilm.data.splits import lm_text, task_splits
+from minilm.data.splits import lm_text
 from minilm.data.tokenizer import encode_stream, train_bpe
 from minilm.errors import UserError
 from minilm.fileio import atomic_write_bytes
@@ -63,6 +63,7 @@ from minilm.models.io import save_model
 from minilm.models.transformer import GPT, TransformerConfig, count_params
 from minilm.objectives.classification import classification_loss, classification_scores, classifier_predictor
 from minilm.objectives.lm import lm_loss
+from minilm.tasks import get_task
 from minilm.tasks.classification import ClassifyOptions
 from minilm.tasks.run import SECTIONS, FinetuneConfig, sample
 from minilm.tasks.run import finetune as run_task
@@ -195,20 +196,15 @@ class TaskData:
 
 @functools.lru_cache(maxsize=8)
 def task_data(task: str, init: str, max_len: int, max_eval: int, data_dir: str = "") -> TaskData:
-    """:class:`TaskData` (cached: the runs of a sweep share it)."""
-    dataset = load_dataset(task, data_dir or None)
-    train, dev, test, labels = task_splits(dataset, seed=0)
-    tokenizer = build(
-        init, "linear-probe", METHODS["linear-probe"].config(), list(labels), "auto", 0
-    ).tokenizer
-    label_ids = {label: i for i, label in enumerate(labels)}
-    encode = functools.partial(classification_arrays, tokenizer, label_ids=label_ids, max_len=max_len)
-    parts = trim_padding(
-        encode(train, where=f"{task} train"),
-        encode(dev[:max_eval], where=f"{task} dev"),
-        encode(test, where=f"{task} test"),
-    )
-    arrays = dict(zip(("train", "dev", "test"), parts, strict=True))
+    """:class:`TaskData` (cached: the runs of a sweep share it), encoded by the task's own
+    :meth:`~minilm.tasks.base.Task.arrays` -- the inputs ``train.py finetune`` gives the same backbone."""
+    spec = get_task(task)
+    data = spec.load(data_dir or None, 0)
+    method = METHODS["linear-probe"]
+    tuned = spec.build(init, "linear-probe", method.config(), 0, ClassifyOptions(), data.labels)
+    splits = {"train": data.train, "dev": data.dev[:max_eval], "test": data.test}
+    arrays = spec.arrays(tuned, splits, max_len)
+    labels = tuple(tuned.meta["labels"])
     return TaskData(arrays, labels, majority_accuracy(arrays["train"]["labels"], arrays["dev"]["labels"]))
 
 
