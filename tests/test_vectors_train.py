@@ -78,3 +78,12 @@ def test_cli_rejects_bad_input(tmp_path):
         train.main(["vectors", "--method=lsa"])
     with pytest.raises(UserError, match="no such file|cannot read"):
         evaluate.main(["vectors", f"--vectors={tmp_path / 'missing.txt'}"])
+
+
+def test_diverged_training_is_refused_and_writes_nothing(tmp_path, small_corpus):
+    """A learning rate far too high drives the vectors to Inf/NaN: one clear error, no vectors file."""
+    tiny = ["--dim=16", "--epochs=1", "--window=2", "--batch=32", "--steps_per_call=8", "--min_count=2"]
+    args = ["vectors", "--method=cbow", f"--data={small_corpus}", f"--out_dir={tmp_path}", "--name=run"]
+    with pytest.raises(UserError, match=r"cbow diverged: \d+ of \d+ word vectors .* lower --alpha=1e\+06"):
+        train.main([*args, *tiny, "--alpha=1e6"])
+    assert not (tmp_path / "run").exists()

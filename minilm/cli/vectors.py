@@ -7,10 +7,10 @@
 
 Expected on the embedded ``world`` corpus (seed 0): skip-gram with dim 50 and 5 epochs answers 90% or
 more of the generator's analogies (3CosAdd) and orders its similarity levels with Spearman > 0.7
-(``tests/test_vectors_train.py``).  On ``wiki_en_2m.txt`` with the defaults (``bench/vectors.py``,
-gensim in the same run): skip-gram WordSim353 Spearman 0.416 (gensim 0.395), CBOW 0.288 (0.269),
-fastText 0.409 (0.391), each at 1.1-1.3x gensim's words/s on 2 cores; GloVe (window 10, 15 epochs)
-0.223 in about 2 minutes -- GloVe needs more text than 2M tokens.
+(``tests/test_vectors_train.py``).  On ``wiki_en_2m.txt`` with the defaults, gensim and glove.c in the same
+run on an idle 2-core machine (``bench/vectors.py``; the README has the table): WordSim353 Spearman
+skip-gram 0.416 (gensim 0.386), CBOW 0.288 (0.289), fastText 0.403 (0.392), GloVe 0.236 (glove.c 0.240);
+speed skip-gram 1.00x gensim's words/s, CBOW 0.63x, fastText 0.65x, GloVe 0.72x glove.c's.
 
 The run folder ``<out_dir>/<name>``: ``vectors.safetensors`` + ``vectors.vocab.json`` (all methods;
 fastText also its n-gram rows, for OOV words), ``vectors.bin`` (word2vec binary, readable by gensim's
