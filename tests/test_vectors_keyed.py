@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minilm.errors import UserError
-from minilm.vectors.keyed_vectors import KeyedVectors, load_vectors
+from minilm.vectors.keyed_vectors import KeyedVectors, load_vectors, pca_2d
 from minilm.vectors.subwords import SubwordHasher
 
 gensim_models = pytest.importorskip("gensim.models")
@@ -157,3 +157,15 @@ def test_malformed_files_name_the_line(tmp_path):
     bad.write_bytes(b"2 1\nx 1\ncaf\xe9 2\n")
     with pytest.raises(UserError, match=r"bad.txt:3: not valid UTF-8"):
         KeyedVectors.load_word2vec_format(bad)
+
+
+def test_pca_2d_equals_scikit_learn_up_to_each_axis_sign():
+    decomposition = pytest.importorskip("sklearn.decomposition")
+    x = np.random.default_rng(3).normal(size=(12, 7)) * np.arange(1, 8)  # distinct variances per axis
+    ours = pca_2d(x)
+    theirs = decomposition.PCA(n_components=2, svd_solver="full").fit_transform(x)
+    np.testing.assert_allclose(np.abs(ours), np.abs(theirs), atol=1e-10)
+    assert (ours[np.abs(ours).argmax(axis=0), [0, 1]] > 0).all()  # the sign rule the docstring states
+    np.testing.assert_allclose(
+        ours.var(axis=0), np.sort(np.linalg.eigvalsh(np.cov(x.T, bias=True)))[::-1][:2]
+    )

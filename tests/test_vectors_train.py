@@ -71,6 +71,13 @@ def test_cli_trains_and_evaluates(tmp_path, capsys, small_corpus, method, extra)
     assert json.loads(capsys.readouterr().out)["world"]["world_similarity_oov_pct"] < 50
     assert evaluate.main(["vectors", f"--vectors={run / 'vectors.bin'}", "--neighbours", "king"]) == 0
     assert capsys.readouterr().out.startswith("vectors:")
+    plot = ["vectors", f"--vectors={run / 'vectors.bin'}", f"--plot={tmp_path / 'w.png'}"]
+    assert evaluate.main([*plot, "--plot_words=king,queen,man,woman"]) == 0
+    assert (tmp_path / "w.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(UserError, match="--plot_words: 'zzz' not in the vocabulary"):
+        evaluate.main([*plot, "--plot_words=king,queen,zzz"])
+    with pytest.raises(UserError, match="at least 3 words"):
+        evaluate.main([*plot, "--plot_words=king,queen"])
 
 
 def test_cli_rejects_bad_input(tmp_path):

@@ -4,6 +4,8 @@
     python train.py vectors --method=glove --data=corpus.txt --min_count=5
     python evaluate.py vectors --vectors=runs/vectors/NAME/vectors.bin --wordsim --simlex --analogies
     python evaluate.py vectors --vectors=runs/vectors/NAME/vectors.safetensors --neighbours=king,paris
+    python evaluate.py vectors --vectors=runs/vectors/NAME/vectors.bin --plot=words.png \\
+        --plot_words=king,queen,man,woman,paris,france,berlin,germany
 
 Expected on the embedded ``world`` corpus (seed 0): skip-gram with dim 50 and 5 epochs answers 90% or
 more of the generator's analogies (3CosAdd) and orders its similarity levels with Spearman > 0.7
@@ -24,13 +26,16 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 from minilm.config import ConfigError, at_least, opt, required, sub
 from minilm.data.registry import DataRoot
 from minilm.errors import UserError
 from minilm.train.run import RunConfig, run_folder, say, start_run
-from minilm.train.runlog import save_report, summary_table
-from minilm.vectors.keyed_vectors import load_vectors
+from minilm.train.runlog import pyplot, save_figure, save_report, summary_table
+from minilm.vectors.keyed_vectors import load_vectors, pca_2d
 from minilm.vectors.train import (
     VectorsConfig,
     gensim_test_file,
@@ -95,6 +100,8 @@ class EvalConfig:
     analogy_restrict: int = opt(30000, "analogies: the first N words only", check=at_least(1))
     neighbours: tuple[str, ...] = opt((), "print the nearest neighbours of these words (comma-separated)")
     topn: int = opt(10, "neighbours per word", check=at_least(1))
+    plot: str = opt("", "draw the --plot_words on their first two principal axes into this PNG")
+    plot_words: tuple[str, ...] = opt((), "the words of --plot (comma-separated, at least 3)")
     json: bool = opt(False, "print one JSON object")
 
 
@@ -102,13 +109,30 @@ def _test_file(value: str, default: str) -> str:
     return gensim_test_file(default) if value in GENSIM else value
 
 
+def plot_words(kv, words: tuple[str, ...], path: str) -> None:
+    """The words' vectors projected on their first two principal axes, labelled, into a PNG."""
+    points = pca_2d(np.stack([kv[w] for w in words]).astype(np.float64))  # (N, 2)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.scatter(points[:, 0], points[:, 1], s=12)
+    for word, (x, y) in zip(words, points, strict=True):
+        ax.annotate(word, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=9)
+    ax.set(
+        xlabel="principal axis 1",
+        ylabel="principal axis 2",
+        title=f"{len(words)} words, PCA of {kv.vector_size}-d vectors",
+    )
+    save_figure(fig, Path(path))
+
+
 def run_evaluate(cfg: EvalConfig) -> int:
+    if bool(cfg.plot) != bool(cfg.plot_words) or 0 < len(cfg.plot_words) < 3:
+        raise UserError("--plot and --plot_words go together, with at least 3 words")
     kv = load_vectors(cfg.vectors)
-    unknown = [w for w in cfg.neighbours if w not in kv]
-    if unknown:
-        raise UserError(
-            f"--neighbours: {', '.join(map(repr, unknown))} not in the vocabulary of {cfg.vectors}"
-        )
+    for flag, words in (("--neighbours", cfg.neighbours), ("--plot_words", cfg.plot_words)):
+        unknown = [w for w in words if w not in kv]
+        if unknown:
+            raise UserError(f"{flag}: {', '.join(map(repr, unknown))} not in the vocabulary of {cfg.vectors}")
     out: dict = {"vectors": cfg.vectors, "vocab_size": len(kv), "dim": kv.vector_size}
     for flag, default in (("wordsim", "wordsim353.tsv"), ("simlex", "simlex999.txt")):
         if getattr(cfg, flag):
@@ -133,6 +157,9 @@ def run_evaluate(cfg: EvalConfig) -> int:
         except KeyError as e:  # not in the vocabulary, and no subwords to build it from
             raise UserError(f"--neighbours: {e.args[0]} ({cfg.vectors})") from None
         out["neighbours"] = {w: [(n, round(s, 4)) for n, s in pairs] for w, pairs in near.items()}
+    if cfg.plot:
+        plot_words(kv, cfg.plot_words, cfg.plot)
+        out["plot"] = cfg.plot
     if cfg.json:
         print(json.dumps(out))
     else:

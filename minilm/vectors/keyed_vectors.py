@@ -308,6 +308,17 @@ class KeyedVectors:
         return cls(meta["words"], tensors["vectors"], subwords, tensors.get("ngram_vectors"))
 
 
+def pca_2d(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` (N, D) projected on their first two principal axes (N, 2): centre the rows, take the
+    SVD ``X - mean = U S V^T``, return ``U[:, :2] S[:2]``.  Each axis's sign is fixed so that its largest
+    coordinate is positive (an SVD's signs are arbitrary; scikit-learn's ``PCA`` fixes them likewise)."""
+    centred = x - x.mean(axis=0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    points = u[:, :2] * s[:2]  # (N, 2)
+    signs = np.sign(points[np.abs(points).argmax(axis=0), [0, 1]])
+    return points * np.where(signs == 0, 1.0, signs)
+
+
 def load_vectors(path: str | Path) -> KeyedVectors:
     """Any of the three formats, by extension: ``.safetensors``, ``.bin`` (word2vec binary), else text."""
     suffix = Path(path).suffix
