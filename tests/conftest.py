@@ -2,7 +2,8 @@
 
 - Strict numerics (as Equinox's test suite): silent rank broadcasting becomes an error.
 - A persistent compilation cache for the session: the many tests that compile the same tiny models
-  (in different ``jax.jit`` wrappers) compile each computation once.
+  (in different ``jax.jit`` wrappers) compile each computation once.  The subprocesses the tests
+  start (``train.py`` runs, multi-process jobs) share it through the environment.
 - ``data_root``: the real datasets (``MINILM_DATA``).  Unset -> data tests are skipped; set -> a missing
   file is a failure, never a skip.
 """
@@ -17,9 +18,14 @@ import jax
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
-jax.config.update("jax_compilation_cache_dir", tempfile.mkdtemp(prefix="minilm-jax-cache-"))
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+CACHE = {
+    "jax_compilation_cache_dir": tempfile.mkdtemp(prefix="minilm-jax-cache-"),
+    "jax_persistent_cache_min_compile_time_secs": 0,
+    "jax_persistent_cache_min_entry_size_bytes": 0,
+}
+for name, value in CACHE.items():
+    jax.config.update(name, value)
+    os.environ[name.upper()] = str(value)  # read by JAX in the subprocesses
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,9 @@ as one process with two CPU devices, feed exactly the single-process batches bet
 killed job resumes exactly, with two processes or with one.  Plus: a bad setup is one line.
 
 The jobs run tests/multiprocess_worker.py in subprocesses (XLA's device count and the distributed
-runtime are fixed when JAX starts): one module-scoped fixture starts them all, in two waves.
+runtime are fixed when JAX starts): one module-scoped fixture starts them all, in three waves, so that
+a job compiles its programs once (the session's compilation cache, tests/conftest.py): the killed job
+runs after the job it copies, the resumed jobs after both.
 """
 
 from __future__ import annotations
@@ -84,23 +86,20 @@ def jobs(tmp_path_factory):
     killed: as two, every process killed before step 5; resumed2 / resumed1: continued by 2 / 1."""
     tmp = tmp_path_factory.mktemp("jobs")
     waves = [
-        {
-            "one": ((), 1, "one"),
-            "two": (("--fsdp",), 2, "two"),
-            "killed": (("--fsdp", "--kill_at=4"), 2, "killed"),
-        },
+        {"one": ((), 1, "one"), "two": (("--fsdp",), 2, "two")},
+        {"killed": (("--fsdp", "--kill_at=4"), 2, "killed")},
         {
             "resumed2": (("--fsdp", "--resume"), 2, "killed"),
             "resumed1": (("--resume",), 1, "killed_copy"),
         },
     ]
     results = {}
-    for i, wave in enumerate(waves):
+    for wave in waves:
         started = {
             name: _start(tmp / run, tmp / name, *flags, processes=n) for name, (flags, n, run) in wave.items()
         }
         results.update({name: _wait(procs) for name, procs in started.items()})
-        if i == 0:
+        if "killed" in wave:
             shutil.copytree(tmp / "killed", tmp / "killed_copy")
             killed = checkpoint.load_arrays(tmp / "killed/checkpoints/train.safetensors")
     for name, runs in results.items():

@@ -30,6 +30,12 @@ CFG = Seq2SeqConfig(
 SOURCES = [[5, 6, 7, 8, 9], [9, 10], [4, 11, 12]]
 
 
+@nnx.jit
+def teacher_forced(model: Seq2Seq, source, target_in, mask) -> jax.Array:
+    """(B, N, V) logits of the whole target at once: one compile, not op by op."""
+    return model(source, target_in, source_mask=mask)
+
+
 @pytest.fixture(scope="module")
 def model() -> Seq2Seq:
     return Seq2Seq(CFG, rngs=nnx.Rngs(0))
@@ -64,7 +70,7 @@ def test_cached_decoding_equals_a_full_recompute(model: Seq2Seq, greedy) -> None
     """Each step's logits (cache + memory computed once) equal teacher forcing's on the generated prefix."""
     source, mask = left_pad(SOURCES)
     target_in = np.concatenate([np.full((3, 1), CFG.start_id, np.int32), greedy.tokens[:, :-1]], axis=1)
-    full = model(jnp.asarray(source), jnp.asarray(target_in), source_mask=jnp.asarray(mask))  # (B, N, V)
+    full = teacher_forced(model, source, target_in, mask)  # (B, N, V)
     np.testing.assert_allclose(greedy.logits, full, rtol=1e-4, atol=1e-4)
     assert (greedy.tokens == greedy.logits.argmax(-1)).all()
     assert len({tuple(row) for row in greedy.tokens}) > 1  # the source matters
@@ -91,9 +97,7 @@ def test_beam_scores_are_the_teacher_forced_log_probabilities(model: Seq2Seq, gr
     assert (beams.tokens != greedy.tokens).any()  # the beams took other paths than greedy
     source, mask = left_pad(SOURCES)
     target_in = np.concatenate([np.full((3, 1), CFG.start_id, np.int32), beams.tokens[:, :-1]], axis=1)
-    log_p = jax.nn.log_softmax(
-        model(jnp.asarray(source), jnp.asarray(target_in), source_mask=jnp.asarray(mask))
-    )
+    log_p = jax.nn.log_softmax(teacher_forced(model, source, target_in, mask))
     picked = np.take_along_axis(np.asarray(log_p), beams.tokens[:, :, None], axis=2)[..., 0].sum(1)
     np.testing.assert_allclose(beams.scores, picked, rtol=1e-4)
 
@@ -175,7 +179,7 @@ def test_label_smoothing_equals_optax() -> None:
 def test_losses_average_the_scored_tokens(tokenizer) -> None:
     model = Seq2Seq(dataclasses.replace(CFG, vocab_size=300), rngs=nnx.Rngs(0))
     arrays = seq2seq_arrays(tokenizer, ["a", "b c"], ["d", "e f g"], max_source_len=6, max_target_len=8)
-    loss, _ = seq2seq_loss(model, {k: jnp.asarray(v) for k, v in arrays.items()}, None)
+    loss, _ = nnx.jit(seq2seq_loss)(model, {k: jnp.asarray(v) for k, v in arrays.items()}, None)
     total, count = target_nll("encoder-decoder", model, arrays, batch_size=3)  # one filler row
     assert count == arrays["target_mask"].sum()
     np.testing.assert_allclose(loss, total / count, rtol=1e-5)
@@ -184,9 +188,9 @@ def test_losses_average_the_scored_tokens(tokenizer) -> None:
         rngs=nnx.Rngs(0),
     )
     lm = prefix_lm_arrays(tokenizer, ["a"], ["d e"], max_source_len=6, max_target_len=6)
-    logits = gpt(jnp.asarray(lm["tokens"]), attention_mask=jnp.asarray(lm["attention_mask"]))
+    logits = nnx.jit(lambda m, x, mask: m(x, attention_mask=mask))(gpt, lm["tokens"], lm["attention_mask"])
     nll = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.asarray(lm["targets"]))
     expected = (nll * lm["loss_mask"]).sum() / lm["loss_mask"].sum()
     np.testing.assert_allclose(
-        prefix_lm_loss(gpt, {k: jnp.asarray(v) for k, v in lm.items()}, None)[0], expected, rtol=1e-5
+        nnx.jit(prefix_lm_loss)(gpt, {k: jnp.asarray(v) for k, v in lm.items()}, None)[0], expected, rtol=1e-5
     )
