@@ -114,17 +114,17 @@ def _code_sums(codes: np.ndarray, window: int, block: int = 1 << 20) -> tuple[np
     return np.concatenate(keys), np.concatenate(sums)
 
 
-def _add_sparse(
-    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """``a + b`` for sparse (sorted unique keys, values) arrays: the keys of ``b`` already in ``a`` add in
-    place, the others are inserted at their sorted positions (no sort of the (|a| + |b|,) union)."""
-    keys, values = a
-    at = np.searchsorted(keys, b[0])  # (|b|,) where each key of b is or would be in a
-    found = keys[np.minimum(at, len(keys) - 1)] == b[0] if len(keys) else np.zeros(len(at), bool)
-    values[at[found]] += b[1][found]
-    new = ~found
-    return np.insert(keys, at[new], b[0][new]), np.insert(values, at[new], b[1][new])
+def _add_into(total: list[np.ndarray], keys: np.ndarray, values: np.ndarray) -> None:
+    """``total += (keys, values)`` for sparse [sorted unique keys, values] arrays, in place: keys already
+    in ``total`` add their values where they are, the others are inserted at their sorted positions (no
+    sort of the union), and each of ``total``'s arrays is dropped as soon as its successor exists."""
+    at = np.searchsorted(total[0], keys)  # (|keys|,) where each key is or would be in total
+    found = total[0][np.minimum(at, len(total[0]) - 1)] == keys if len(total[0]) else np.zeros(len(at), bool)
+    total[1][at[found]] += values[found]
+    new = np.flatnonzero(~found)  # (|new|,)
+    at = at[new]
+    total[0] = np.insert(total[0], at, keys[new])
+    total[1] = np.insert(total[1], at, values[new])
 
 
 def _both_orientations(
@@ -134,24 +134,23 @@ def _both_orientations(
 
     Row ``r`` of ``X`` is its lower part (``X_rc = X_cr``, ``c < r``: column ``r`` of the upper triangle, in
     order of row) followed by its upper part (``c >= r``), so every entry's place follows from per-row
-    counts (a counting sort): only the (L,) lower entries are sorted, by column, not the (E,) whole.
+    counts (a counting sort): only the (U,) upper entries' columns are sorted, not the (E,) whole.
     The (E,) results are allocated before the temporaries, which then sit above them on the heap and
     are given back to the system when freed rather than left as holes under the results."""
-    off_diagonal = rows != cols
+    off_diagonal = rows != cols  # (U,)
     entries = [np.empty(len(rows) + np.count_nonzero(off_diagonal), a.dtype) for a in (rows, cols, counts)]
-    lower = np.flatnonzero(off_diagonal)  # (L,) the entries mirrored below the diagonal
-    del off_diagonal
-    lower = lower[np.argsort(cols[lower], kind="stable")]  # by column, then row: the lower part row-major
+    by_column = np.argsort(cols, kind="stable")  # (U,) by column, then row
+    lower = by_column[off_diagonal[by_column]]  # (L,) the entries mirrored below the diagonal, row-major
+    del by_column, off_diagonal
     upper_per_row = np.bincount(rows, minlength=vocab_size)  # (V,)
     lower_per_row = np.bincount(cols[lower], minlength=vocab_size)
-    # upper entry i (row r): after the i upper entries before it and the lower entries of rows <= r
-    at = np.cumsum(lower_per_row)[rows]  # (U,)
-    at += np.arange(len(rows))
+    at = np.arange(len(rows))  # (U,) upper entry i (row r): after the i upper entries before it
+    at += np.cumsum(lower_per_row)[rows]  # and the lower entries of rows <= r
     for x, upper in zip(entries, (rows, cols, counts), strict=True):
         x[at] = upper
-    # lower entry j (row c): after the j lower entries before it and the upper entries of rows < c
-    at = (np.cumsum(upper_per_row) - upper_per_row)[cols[lower]]  # (L,)
-    at += np.arange(len(lower))
+    del at
+    at = np.arange(len(lower))  # (L,) lower entry j (row c): after the j lower entries before it
+    at += (np.cumsum(upper_per_row) - upper_per_row)[cols[lower]]  # and the upper entries of rows < c
     for x, mirrored in zip(entries, (cols, rows, counts), strict=True):
         x[at] = mirrored[lower]
     return Cooccurrences(*entries)
@@ -168,11 +167,11 @@ def _upper_triangle(
     that keep a pair's two orientations side by side let ``X`` be summed over the upper triangle alone
     (U ~ E / 2 entries) instead of merging ``C`` with a sorted copy of ``C^T``."""
     sentence = corpus.sentence_of
-    c = (np.zeros(0, np.int64), np.zeros(0))  # C: (sorted _pair_keys, values)
+    c = [np.zeros(0, np.int64), np.zeros(0)]  # C: [sorted _pair_keys, values]
     for a in range(0, len(corpus.ids), chunk_tokens):
         lo, hi = max(a - window, 0), min(a + chunk_tokens, len(corpus.ids))
         ids, sent = corpus.ids[lo:hi].astype(np.int64), sentence[lo:hi]
-        c = _add_sparse(c, _code_sums(_chunk_codes(ids, sent, a - lo, window, vocab_size), window))
+        _add_into(c, *_code_sums(_chunk_codes(ids, sent, a - lo, window, vocab_size), window))
     keys, x = _sum_runs(c[0] // 2, c[1])  # (U,) X_ij = C_ij + C_ji
     del c  # C is freed before the rows and columns are made
     rows, cols = (keys // vocab_size).astype(np.int32), (keys % vocab_size).astype(np.int32)
