@@ -76,8 +76,9 @@ def _pair_keys(left: np.ndarray, right: np.ndarray, vocab_size: int) -> np.ndarr
 def _chunk_codes(ids: np.ndarray, sent: np.ndarray, first: int, window: int, vocab_size: int) -> np.ndarray:
     """Sorted codes ``key * (window + 1) + d`` (key: :func:`_pair_keys`) of the ordered pairs (left word at
     ``i - d``, right word at ``i``), ``i >= first``, both words in one sentence: (M,) int64, M <= window N.
-    Written into one array of the exact size and sorted in place, so the M codes are the chunk's only
-    large array (no list of per-distance pieces to concatenate, no sorted copy)."""
+    One sort of integers (no argsort) groups each pair's distances in increasing d.  Written into one
+    array of the exact size and sorted in place, so the M codes are the chunk's only large array (no
+    list of per-distance pieces to concatenate, no sorted copy)."""
     starts = [max(first, d) for d in range(1, window + 1)]
     same = [sent[i:] == sent[i - d : max(len(ids) - d, 0)] for d, i in enumerate(starts, 1)]  # (N - i,) bool
     codes = np.empty(sum(np.count_nonzero(s) for s in same), np.int64)
@@ -135,10 +136,13 @@ def _both_orientations(
     Row ``r`` of ``X`` is its lower part (``X_rc = X_cr``, ``c < r``: column ``r`` of the upper triangle, in
     order of row) followed by its upper part (``c >= r``), so every entry's place follows from per-row
     counts (a counting sort): only the (U,) upper entries' columns are sorted, not the (E,) whole.
-    The (E,) results are allocated before the temporaries, which then sit above them on the heap and
-    are given back to the system when freed rather than left as holes under the results."""
+
+    The three (E,) columns share one (3, E) allocation (the counts a float32 view of its int32 storage):
+    at 12 E bytes it is mapped on its own by malloc rather than carved from the heap among the
+    temporaries, so the memory goes back to the system when the counts are freed after training."""
     off_diagonal = rows != cols  # (U,)
-    entries = [np.empty(len(rows) + np.count_nonzero(off_diagonal), a.dtype) for a in (rows, cols, counts)]
+    block = np.empty((3, len(rows) + np.count_nonzero(off_diagonal)), np.int32)  # (3, E)
+    entries = [block[0], block[1], block[2].view(np.float32)]
     by_column = np.argsort(cols, kind="stable")  # (U,) by column, then row
     lower = by_column[off_diagonal[by_column]]  # (L,) the entries mirrored below the diagonal, row-major
     del by_column, off_diagonal
@@ -276,7 +280,7 @@ def _permutation(rng: np.random.Generator, n: int) -> np.ndarray:
     """``rng.permutation(n)`` as (n,) int32: it shuffles ``arange(n)`` in place, and ``Generator.shuffle``
     draws the same swaps whatever the dtype, so this is the same order (and leaves ``rng`` in the same
     state) at half the memory."""
-    order = np.arange(n, dtype=np.int32)
+    order = np.arange(n, dtype=np.int32 if n <= np.iinfo(np.int32).max else np.int64)
     rng.shuffle(order)
     return order
 
@@ -289,12 +293,8 @@ def _epoch(co: Cooccurrences, rng: np.random.Generator, batch: int, steps: int) 
     per_call = batch * steps
     for lo in range(0, len(order), per_call):
         take = order[lo : lo + per_call]  # (<= per_call,)
-        yield Entries(
-            *(
-                np.pad(a[take], (0, per_call - len(take))).reshape(steps, batch)
-                for a in (co.rows, co.cols, co.counts)
-            )
-        )
+        padded = [np.pad(a[take], (0, per_call - len(take))) for a in (co.rows, co.cols, co.counts)]
+        yield Entries(*(a.reshape(steps, batch) for a in padded))  # (S, B) each
 
 
 @dataclass(frozen=True)
