@@ -4,9 +4,9 @@
    distance ``d <= window`` adds ``1/d`` to ``X[a, b]`` and to ``X[b, a]``.  Counted a chunk of the
    corpus at a time and merged as sorted sparse ``pair key -> count`` arrays, so memory grows with
    the number of distinct pairs (7.3M on the 2M-token Wikipedia sample, window 10), not with ``V^2``
-   or the corpus size; ``X`` is summed over its upper triangle and mirrored at the end, and training
-   gathers each jitted call's entries as it goes, so the process peaks at about half glove.c's memory
-   on that sample beside the JAX runtime (below glove.c's 537 MB in all).
+   or the corpus size.  ``X`` is summed over its upper triangle and mirrored at the end, and training
+   gathers each jitted call's entries as it goes (no shuffled copy); on that sample counting peaks at
+   about 270 MB above the corpus and the whole run (JAX runtime included) at about 490 MB.
 2. Weighted least squares (eq. 8) over the non-zero entries::
 
        J = sum_{ij} f(X_ij) (w_i . w~_j + b_i + b~_j - log X_ij)^2,
