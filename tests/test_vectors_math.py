@@ -323,3 +323,104 @@ def test_cooccurrence_counts_match_a_direct_count(window):
         got = np.zeros((3, 3))
         got[co.rows, co.cols] = co.counts
         np.testing.assert_allclose(got, expected)
+
+
+def previous_cooccurrences(corpus, vocab_size, window, chunk_tokens):
+    """The counting before the memory rework, line for line: per chunk the ordered (left, right) pairs as
+    sorted ``(pair, d)`` codes summed by ``reduceat``, merged with the counts so far by concatenation and
+    a stable argsort, then ``X = C + C^T`` the same way; (rows, cols, float64 X), row-major."""
+
+    def sum_runs(keys, values):
+        starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+        return keys[starts], np.add.reduceat(values, starts) if len(keys) else values
+
+    def merge(a, b):
+        keys, values = np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
+        order = np.argsort(keys, kind="stable")
+        return sum_runs(keys[order], values[order])
+
+    sentence, n = corpus.sentence_of, len(corpus.ids)
+    counts = (np.zeros(0, np.int64), np.zeros(0))
+    for a in range(0, n, chunk_tokens):
+        lo, hi = max(a - window, 0), min(a + chunk_tokens, n)
+        ids, sent = corpus.ids[lo:hi].astype(np.int64), sentence[lo:hi]
+        codes = []
+        for d in range(1, window + 1):
+            right = np.arange(max(a - lo, d), len(ids))
+            right = right[sent[right] == sent[right - d]]
+            codes.append((ids[right - d] * vocab_size + ids[right]) * (window + 1) + d)
+        pairs, distance = np.divmod(np.sort(np.concatenate(codes)), window + 1)
+        counts = merge(counts, sum_runs(pairs, 1.0 / distance))
+    keys, values = counts
+    transposed = (keys % vocab_size) * vocab_size + keys // vocab_size
+    order = np.argsort(transposed)
+    keys, values = merge(counts, (transposed[order], values[order]))
+    return keys // vocab_size, keys % vocab_size, values
+
+
+@pytest.fixture(scope="module")
+def zipf_corpus():
+    """2,000 tokens over 6 words drawn with Zipf-like frequencies, in sentences of 1-15 words: repeated
+    words (the diagonal), pairs seen hundreds of times (long runs, where float64 summation order shows),
+    and sentences that cross every chunk boundary below."""
+    from minilm.vectors.vocab import build_vocab_and_corpus
+
+    rng = np.random.default_rng(0)
+    words = rng.choice(list("abcdef"), size=2000, p=np.array([32, 16, 8, 4, 2, 1]) / 63)
+    cuts = np.cumsum(rng.integers(1, 16, size=300))
+    sentences = [list(s) for s in np.split(words, cuts[cuts < len(words)])]
+    return build_vocab_and_corpus(sentences, min_count=1)
+
+
+@pytest.mark.parametrize(("window", "chunk"), [(1, 7), (3, 5), (3, 10_000), (11, 64), (11, 333)])
+def test_cooccurrences_equal_the_previous_counting_exactly(zipf_corpus, window, chunk):
+    """The upper triangle's float64 sums are the previous ones bit for bit, and ``X`` (both orientations,
+    row-major) is their float32, which is what training always read."""
+    vocab, corpus = zipf_corpus
+    rows, cols, x = previous_cooccurrences(corpus, len(vocab), window, chunk)
+    upper = rows <= cols
+    got = glove._upper_triangle(corpus, len(vocab), window, chunk)
+    for g, want in zip(got, (rows[upper], cols[upper], x[upper]), strict=True):
+        np.testing.assert_array_equal(g, want)
+    co = glove.cooccurrences(corpus, len(vocab), window, chunk)
+    assert co.counts.dtype == np.float32
+    for g, want in zip((co.rows, co.cols, co.counts), (rows, cols, x.astype(np.float32)), strict=True):
+        np.testing.assert_array_equal(g, want)
+
+
+def test_cooccurrence_sums_depend_on_chunking_in_float64(zipf_corpus):
+    """What makes the test above strict: the float64 sums change with the chunking (summation order), so
+    a counting that added in another order would not pass it."""
+    vocab, corpus = zipf_corpus
+    one_chunk = previous_cooccurrences(corpus, len(vocab), 11, 10_000)[2]
+    chunked = previous_cooccurrences(corpus, len(vocab), 11, 64)[2]
+    np.testing.assert_allclose(chunked, one_chunk, rtol=1e-12)
+    assert not np.array_equal(chunked, one_chunk)
+
+
+def test_glove_train_visits_the_entries_as_before(zipf_corpus):
+    """``train`` gives the vectors and cost of the previous loop bit for bit: per epoch
+    ``rng.permutation(E)``, whole shuffled copies padded with zeros to whole calls, one call at a time."""
+    vocab, corpus = zipf_corpus
+    settings = glove.GloVeSettings(dim=8, window=3, epochs=2, batch=8, steps_per_call=4, chunk_tokens=500)
+    vectors, stats = glove.train(corpus, len(vocab), settings)
+    co = glove.cooccurrences(corpus, len(vocab), settings.window, settings.chunk_tokens)
+    params, rng = (
+        glove.init_params(len(vocab), settings.dim, settings.seed),
+        np.random.default_rng(settings.seed),
+    )
+    n, per_call = len(co.counts), settings.batch * settings.steps_per_call
+    assert n > per_call and n % per_call  # several calls, the last one padded
+    padded = -(-n // per_call) * per_call
+    for _ in range(settings.epochs):
+        order = rng.permutation(n)
+        rows, cols, x = np.zeros(padded, np.int32), np.zeros(padded, np.int32), np.zeros(padded, np.float32)
+        rows[:n], cols[:n], x[:n] = co.rows[order], co.cols[order], co.counts[order]
+        shape = (-1, settings.steps_per_call, settings.batch)
+        rows, cols, x = rows.reshape(shape), cols.reshape(shape), x.reshape(shape)
+        costs = []
+        for c in range(len(rows)):
+            params, cost = glove.train_call(params, glove.Entries(rows[c], cols[c], x[c]), settings)
+            costs.append(cost)
+    np.testing.assert_array_equal(vectors, glove.word_vectors(params))
+    assert stats.final_cost == float(sum(costs)) / n

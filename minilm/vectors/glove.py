@@ -2,9 +2,11 @@
 
 1. Co-occurrence counts (section 3, as ``cooccur.c``): inside each sentence, every pair of words at
    distance ``d <= window`` adds ``1/d`` to ``X[a, b]`` and to ``X[b, a]``.  Counted a chunk of the
-   corpus at a time and merged as sorted sparse ``(row * V + col) -> count`` arrays, so memory grows with
+   corpus at a time and merged as sorted sparse ``pair key -> count`` arrays, so memory grows with
    the number of distinct pairs (7.3M on the 2M-token Wikipedia sample, window 10), not with ``V^2``
-   or the corpus size.
+   or the corpus size.  ``X`` is summed over its upper triangle and mirrored at the end, and training
+   gathers each jitted call's entries as it goes (no shuffled copy); on that sample counting peaks at
+   about 270 MB above the corpus and the whole run (JAX runtime included) at about 490 MB.
 2. Weighted least squares (eq. 8) over the non-zero entries::
 
        J = sum_{ij} f(X_ij) (w_i . w~_j + b_i + b~_j - log X_ij)^2,
@@ -28,7 +30,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -57,9 +59,38 @@ class GloVeSettings:
 
 @dataclass(frozen=True)
 class Cooccurrences:
+    """The non-zero ``X_ij`` in row-major order (sorted by ``(i, j)``)."""
+
     rows: np.ndarray  # (E,) int32
     cols: np.ndarray  # (E,) int32
-    counts: np.ndarray  # (E,) float64 X_ij
+    counts: np.ndarray  # (E,) float32 X_ij, summed in float64 (what training reads)
+
+
+def _pair_keys(left: np.ndarray, right: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Ordered pairs -> int64 keys ``2 (min V + max) + [left > right]``: sorted keys list the unordered
+    pairs row-major, each pair's two orientations side by side (the upper triangle of ``X``)."""
+    low, high = np.minimum(left, right), np.maximum(left, right)
+    return 2 * (low * vocab_size + high) + (left > right)
+
+
+def _chunk_codes(ids: np.ndarray, sent: np.ndarray, first: int, window: int, vocab_size: int) -> np.ndarray:
+    """Sorted codes ``key * (window + 1) + d`` (key: :func:`_pair_keys`) of the ordered pairs (left word at
+    ``i - d``, right word at ``i``), ``i >= first``, both words in one sentence: (M,) int64, M <= window N.
+    One sort of integers (no argsort) groups each pair's distances in increasing d.  Written into one
+    array of the exact size and sorted in place, so the M codes are the chunk's only large array (no
+    list of per-distance pieces to concatenate, no sorted copy)."""
+    starts = [max(first, d) for d in range(1, window + 1)]
+    same = [sent[i:] == sent[i - d : max(len(ids) - d, 0)] for d, i in enumerate(starts, 1)]  # (N - i,) bool
+    codes = np.empty(sum(np.count_nonzero(s) for s in same), np.int64)
+    filled = 0
+    for d, (i, s) in enumerate(zip(starts, same, strict=True), 1):
+        right = np.flatnonzero(s) + i  # (M_d,) both words in one sentence
+        codes[filled : filled + len(right)] = (
+            _pair_keys(ids[right - d], ids[right], vocab_size) * (window + 1) + d
+        )
+        filled += len(right)
+    codes.sort()
+    return codes
 
 
 def _sum_runs(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,44 +99,98 @@ def _sum_runs(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndar
     return keys[starts], np.add.reduceat(values, starts) if len(keys) else values
 
 
-def _merge(
-    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Add two sparse (sorted unique keys, values) arrays."""
-    keys, values = np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
-    order = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
-    return _sum_runs(keys[order], values[order])
+def _code_sums(codes: np.ndarray, window: int, block: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted codes -> (keys, sum of 1/d over each key's codes): sorted by d, as ``_sum_runs`` adds them.
+    A block of about ``block`` codes at a time, cut between keys (a key's sum depends only on its own
+    codes), so that the (M,) float64 1/d and the key of every code never exist at once."""
+    keys, sums = [], []
+    lo = 0
+    while lo < len(codes):
+        last_key = codes[min(lo + block, len(codes)) - 1] // (window + 1)
+        hi = np.searchsorted(codes, (last_key + 1) * (window + 1))  # the end of last_key's run
+        k, s = _sum_runs(codes[lo:hi] // (window + 1), 1.0 / (codes[lo:hi] % (window + 1)))
+        keys.append(k)
+        sums.append(s)
+        lo = hi
+    return np.concatenate(keys), np.concatenate(sums)
 
 
-def _chunk_counts(ids: np.ndarray, sent: np.ndarray, first: int, window: int, vocab_size: int):
-    """Counts of the ordered pairs (left word at i - d, right word at i) with ``i >= first``, as sorted
-    ``(left * V + right)`` keys.  The distance is packed into the key, ``(pair, d) -> pair * (window + 1)
-    + d``, so that one ``np.sort`` of integers (not an argsort) groups the pairs; the value is 1/d."""
-    codes = []
-    for d in range(1, window + 1):
-        right = np.arange(max(first, d), len(ids))
-        right = right[sent[right] == sent[right - d]]  # both words in one sentence
-        codes.append((ids[right - d] * vocab_size + ids[right]) * (window + 1) + d)
-    pairs, distance = np.divmod(np.sort(np.concatenate(codes)), window + 1)
-    return _sum_runs(pairs, 1.0 / distance)
+def _add_into(total: list[np.ndarray], keys: np.ndarray, values: np.ndarray) -> None:
+    """``total += (keys, values)`` for sparse [sorted unique keys, values] arrays, in place: keys already
+    in ``total`` add their values where they are, the others are inserted at their sorted positions (no
+    sort of the union), and each of ``total``'s arrays is dropped as soon as its successor exists."""
+    at = np.searchsorted(total[0], keys)  # (|keys|,) where each key is or would be in total
+    found = total[0][np.minimum(at, len(total[0]) - 1)] == keys if len(total[0]) else np.zeros(len(at), bool)
+    total[1][at[found]] += values[found]
+    new = np.flatnonzero(~found)  # (|new|,)
+    at = at[new]
+    total[0] = np.insert(total[0], at, keys[new])
+    total[1] = np.insert(total[1], at, values[new])
+
+
+def _both_orientations(
+    rows: np.ndarray, cols: np.ndarray, counts: np.ndarray, vocab_size: int
+) -> Cooccurrences:
+    """All of the symmetric ``X`` from its upper triangle ``rows <= cols`` (U,), sorted row-major.
+
+    Row ``r`` of ``X`` is its lower part (``X_rc = X_cr``, ``c < r``: column ``r`` of the upper triangle, in
+    order of row) followed by its upper part (``c >= r``), so every entry's place follows from per-row
+    counts (a counting sort): only the (U,) upper entries' columns are sorted, not the (E,) whole.
+
+    The three (E,) columns share one (3, E) allocation (the counts a float32 view of its int32 storage):
+    at 12 E bytes it is mapped on its own by malloc rather than carved from the heap among the
+    temporaries, so the memory goes back to the system when the counts are freed after training."""
+    off_diagonal = rows != cols  # (U,)
+    block = np.empty((3, len(rows) + np.count_nonzero(off_diagonal)), np.int32)  # (3, E)
+    entries = [block[0], block[1], block[2].view(np.float32)]
+    by_column = np.argsort(cols, kind="stable")  # (U,) by column, then row
+    lower = by_column[off_diagonal[by_column]]  # (L,) the entries mirrored below the diagonal, row-major
+    del by_column, off_diagonal
+    upper_per_row = np.bincount(rows, minlength=vocab_size)  # (V,)
+    lower_per_row = np.bincount(cols[lower], minlength=vocab_size)
+    at = np.arange(len(rows))  # (U,) upper entry i (row r): after the i upper entries before it
+    at += np.cumsum(lower_per_row)[rows]  # and the lower entries of rows <= r
+    for x, upper in zip(entries, (rows, cols, counts), strict=True):
+        x[at] = upper
+    del at
+    at = np.arange(len(lower))  # (L,) lower entry j (row c): after the j lower entries before it
+    at += (np.cumsum(upper_per_row) - upper_per_row)[cols[lower]]  # and the upper entries of rows < c
+    for x, mirrored in zip(entries, (cols, rows, counts), strict=True):
+        x[at] = mirrored[lower]
+    return Cooccurrences(*entries)
+
+
+def _upper_triangle(
+    corpus: Corpus, vocab_size: int, window: int, chunk_tokens: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The upper triangle ``i <= j`` of ``X = C + C^T`` as row-major (U,) int32 rows, int32 columns and
+    float64 counts, ``C`` being the ordered (left, right) counts, accumulated a chunk at a time.
+
+    Every sum is the float64 sum it always was (per chunk, the 1/d of a pair in increasing d by
+    ``np.add.reduceat``, then chunk after chunk, then ``C_ij + C_ji``): only the layout changed.  Keys
+    that keep a pair's two orientations side by side let ``X`` be summed over the upper triangle alone
+    (U ~ E / 2 entries) instead of merging ``C`` with a sorted copy of ``C^T``."""
+    sentence = corpus.sentence_of
+    c = [np.zeros(0, np.int64), np.zeros(0)]  # C: [sorted _pair_keys, values]
+    for a in range(0, len(corpus.ids), chunk_tokens):
+        lo, hi = max(a - window, 0), min(a + chunk_tokens, len(corpus.ids))
+        ids, sent = corpus.ids[lo:hi].astype(np.int64), sentence[lo:hi]
+        _add_into(c, *_code_sums(_chunk_codes(ids, sent, a - lo, window, vocab_size), window))
+    keys, x = _sum_runs(c[0] // 2, c[1])  # (U,) X_ij = C_ij + C_ji
+    del c  # C is freed before the rows and columns are made
+    rows, cols = (keys // vocab_size).astype(np.int32), (keys % vocab_size).astype(np.int32)
+    x[rows == cols] *= 2  # X_ii = C_ii + C_ii
+    return rows, cols, x
 
 
 def cooccurrences(
     corpus: Corpus, vocab_size: int, window: int, chunk_tokens: int = 1_000_000
 ) -> Cooccurrences:
     """Symmetric 1/d-weighted co-occurrence counts inside sentences (cooccur.c with symmetric=1):
-    the ordered (left, right) counts ``C`` a chunk at a time, then ``X = C + C^T``."""
-    sentence = corpus.sentence_of
-    counts = (np.zeros(0, np.int64), np.zeros(0))
-    for a in range(0, len(corpus.ids), chunk_tokens):
-        lo, hi = max(a - window, 0), min(a + chunk_tokens, len(corpus.ids))
-        ids, sent = corpus.ids[lo:hi].astype(np.int64), sentence[lo:hi]
-        counts = _merge(counts, _chunk_counts(ids, sent, a - lo, window, vocab_size))
-    keys, values = counts
-    transposed = (keys % vocab_size) * vocab_size + keys // vocab_size
-    order = np.argsort(transposed)
-    keys, values = _merge(counts, (transposed[order], values[order]))
-    return Cooccurrences((keys // vocab_size).astype(np.int32), (keys % vocab_size).astype(np.int32), values)
+    ``X = C + C^T``, ``C`` the ordered (left, right) counts, kept as the float32 that training reads."""
+    rows, cols, x = _upper_triangle(corpus, vocab_size, window, chunk_tokens)
+    x = x.astype(np.float32)  # (U,) what the float64 sums always became in training
+    return _both_orientations(rows, cols, x, vocab_size)
 
 
 def weighting(x: jax.Array, x_max: float, alpha: float) -> jax.Array:
@@ -191,6 +276,27 @@ def _train_call(p: GloVeParams, batches: Entries, settings: GloVeSettings) -> tu
 train_call = jax.jit(_train_call, static_argnums=2, donate_argnums=0)
 
 
+def _permutation(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``rng.permutation(n)`` as (n,) int32: it shuffles ``arange(n)`` in place, and ``Generator.shuffle``
+    draws the same swaps whatever the dtype, so this is the same order (and leaves ``rng`` in the same
+    state) at half the memory."""
+    order = np.arange(n, dtype=np.int32 if n <= np.iinfo(np.int32).max else np.int64)
+    rng.shuffle(order)
+    return order
+
+
+def _epoch(co: Cooccurrences, rng: np.random.Generator, batch: int, steps: int) -> Iterator[Entries]:
+    """One epoch: the entries in a new random order, one jitted call's (steps, batch) sub-batches at a
+    time, the last call padded with zeros.  Gathered call by call, so no shuffled copy of the E entries
+    is ever made, and the (E,) order is freed when the epoch ends, before the next one is drawn."""
+    order = _permutation(rng, len(co.counts))  # (E,)
+    per_call = batch * steps
+    for lo in range(0, len(order), per_call):
+        take = order[lo : lo + per_call]  # (<= per_call,)
+        padded = [np.pad(a[take], (0, per_call - len(take))) for a in (co.rows, co.cols, co.counts)]
+        yield Entries(*(a.reshape(steps, batch) for a in padded))  # (S, B) each
+
+
 @dataclass(frozen=True)
 class GloVeStats:
     entries: int
@@ -208,19 +314,14 @@ def train(
     t_count = time.perf_counter() - t0
     params = init_params(vocab_size, settings.dim, settings.seed)
     rng = np.random.default_rng(settings.seed)
-    per_call = settings.batch * settings.steps_per_call
     n = len(co.counts)
-    padded = -(-n // per_call) * per_call
-    shape = (-1, settings.steps_per_call, settings.batch)
     t0 = time.perf_counter()
     for epoch in range(settings.epochs):
-        order = rng.permutation(n)
-        rows, cols, x = (np.zeros(padded, np.int32), np.zeros(padded, np.int32), np.zeros(padded, np.float32))
-        rows[:n], cols[:n], x[:n] = co.rows[order], co.cols[order], co.counts[order]
-        rows, cols, x = rows.reshape(shape), cols.reshape(shape), x.reshape(shape)
         costs = []
-        for c in range(len(rows)):
-            params, cost = train_call(params, Entries(rows[c], cols[c], x[c]), settings)
+        for entries in _epoch(co, rng, settings.batch, settings.steps_per_call):
+            if costs:  # the next call's entries were gathered while this one ran; without this wait the
+                costs[-1].block_until_ready()  # queue of dispatched calls would hold every call's entries
+            params, cost = train_call(params, entries, settings)
             costs.append(cost)
         epoch_cost = float(sum(costs)) / n
         if log:
