@@ -58,7 +58,7 @@ def test_a_tiny_encoder_decoder_learns_world_translation(tmp_path) -> None:
     ]  # fmt: skip
     assert train_main(argv) == 0
     report = json.loads((tmp_path / "wt" / "report.json").read_text())
-    assert report["test"]["bleu"] > 2.0  # an untrained model scores ~0; this run reaches ~20 (400 steps; 200 steps: ~2)
+    assert report["test"]["bleu"] > 2.0  # untrained: ~0; this run: ~20 (200 steps: ~2)
     assert (tmp_path / "wt" / "tokenizer.json").is_file() and (tmp_path / "wt" / "loss.png").is_file()
     assert eval_main(["task", str(tmp_path / "wt"), "--json"]) == 0
     again = json.loads((tmp_path / "wt" / "eval-world_translation-test" / "report.json").read_text())
