@@ -76,7 +76,7 @@ def test_cli_trains_and_evaluates(tmp_path, capsys, small_corpus, method, extra)
     assert (tmp_path / "w.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(UserError, match="--plot_words: 'zzz' not in the vocabulary"):
         evaluate.main([*plot, "--plot_words=king,queen,zzz"])
-    with pytest.raises(UserError, match="at least 3 words"):
+    with pytest.raises(UserError, match=r"--plot_words=king,queen: goes with --plot=\S+, and needs at least"):
         evaluate.main([*plot, "--plot_words=king,queen"])
 
 

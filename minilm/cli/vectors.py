@@ -104,6 +104,10 @@ class EvalConfig:
     plot_words: tuple[str, ...] = opt((), "the words of --plot (comma-separated, at least 3)")
     json: bool = opt(False, "print one JSON object")
 
+    def check(self) -> None:
+        if bool(self.plot) != bool(self.plot_words) or 0 < len(self.plot_words) < 3:
+            raise ConfigError("plot_words", "goes with {plot}, and needs at least 3 words")
+
 
 def _test_file(value: str, default: str) -> str:
     return gensim_test_file(default) if value in GENSIM else value
@@ -126,8 +130,6 @@ def plot_words(kv, words: tuple[str, ...], path: str) -> None:
 
 
 def run_evaluate(cfg: EvalConfig) -> int:
-    if bool(cfg.plot) != bool(cfg.plot_words) or 0 < len(cfg.plot_words) < 3:
-        raise UserError("--plot and --plot_words go together, with at least 3 words")
     kv = load_vectors(cfg.vectors)
     for flag, words in (("--neighbours", cfg.neighbours), ("--plot_words", cfg.plot_words)):
         unknown = [w for w in words if w not in kv]

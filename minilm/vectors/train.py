@@ -105,7 +105,13 @@ def read_sentences(data: str, data_dir: str, lowercase: bool) -> list[list[str]]
 
 def train_vectors(cfg: VectorsConfig, sentences: Iterable[list[str]], log=None) -> tuple[KeyedVectors, dict]:
     """Train ``cfg.method`` on tokenised sentences (read once: a generator need not be held in memory);
-    returns the vectors and training figures."""
+    returns the vectors and training figures, refused if training diverged (:func:`finite`)."""
+    kv, figures = _train(cfg, sentences, log)
+    finite(kv.vectors, cfg)
+    return kv, figures
+
+
+def _train(cfg: VectorsConfig, sentences: Iterable[list[str]], log) -> tuple[KeyedVectors, dict]:
     t0 = time.perf_counter()
     vocab, corpus = build_vocab_and_corpus(sentences, cfg.min_count, cfg.max_vocab or None)
     batch, steps = cfg.batch or BATCHING[cfg.method][0], cfg.steps_per_call or BATCHING[cfg.method][1]
@@ -123,7 +129,7 @@ def train_vectors(cfg: VectorsConfig, sentences: Iterable[list[str]], log=None) 
             "train_seconds": round(stats.seconds, 3),
             "final_cost": round(stats.final_cost, 5),
         }
-        return KeyedVectors(vocab.words, finite(vectors, cfg)), figures
+        return KeyedVectors(vocab.words, vectors), figures
     settings = word2vec.Settings(
         dim=cfg.dim, window=cfg.window, negative=cfg.negative, noise_draws=cfg.noise_draws,
         shared_noise=cfg.shared_noise, noise_group=cfg.noise_group, sample=cfg.sample,
@@ -134,12 +140,12 @@ def train_vectors(cfg: VectorsConfig, sentences: Iterable[list[str]], log=None) 
         hasher = SubwordHasher(cfg.min_n, cfg.max_n, cfg.buckets)
         params = fasttext.init_params(len(vocab), cfg.buckets, cfg.dim, cfg.seed)
         params, vectors, stats = fasttext.train(params, corpus, vocab, hasher, settings, log)
-        kv = KeyedVectors(vocab.words, finite(vectors, cfg), hasher, params.w_ngrams)
+        kv = KeyedVectors(vocab.words, vectors, hasher, params.w_ngrams)
     else:
         step = word2vec.skipgram_step if cfg.method == "skipgram" else word2vec.cbow_step
         params = word2vec.init_params(len(vocab), cfg.dim, cfg.seed)
         params, stats = word2vec.train(step, params, corpus, vocab, settings, log)
-        kv = KeyedVectors(vocab.words, finite(np.asarray(params.w_in), cfg))
+        kv = KeyedVectors(vocab.words, np.asarray(params.w_in))
     figures |= {
         "effective_words": stats.effective_words,
         "train_seconds": round(stats.seconds, 3),
@@ -148,8 +154,8 @@ def train_vectors(cfg: VectorsConfig, sentences: Iterable[list[str]], log=None) 
     return kv, figures
 
 
-def finite(vectors: np.ndarray, cfg: VectorsConfig) -> np.ndarray:
-    """``vectors`` (V, D), refused if training diverged: a NaN or Inf row is never written as a result."""
+def finite(vectors: np.ndarray, cfg: VectorsConfig) -> None:
+    """Refuse ``vectors`` (V, D) if training diverged: a NaN or Inf row is never written as a result."""
     bad = int((~np.isfinite(vectors).all(axis=1)).sum())
     if bad:
         rate = f"--eta={cfg.eta:g}" if cfg.method == "glove" else f"--alpha={cfg.alpha:g}"
@@ -157,7 +163,6 @@ def finite(vectors: np.ndarray, cfg: VectorsConfig) -> np.ndarray:
             f"{cfg.method} diverged: {bad} of {len(vectors)} word vectors hold NaN or Inf; "
             f"lower {rate} or --batch={cfg.batch or BATCHING[cfg.method][0]} (nothing written)"
         )
-    return vectors
 
 
 def world_evaluation(kv: KeyedVectors) -> dict:
