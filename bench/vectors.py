@@ -64,12 +64,15 @@ def evaluate(kv) -> dict:
     return out | {"analogy_acc_restrict30k": round(accuracy, 4)}
 
 
-def worker_minilm(method: str, corpus: list[str], batch: int, steps_per_call: int) -> dict:
+def worker_minilm(method: str, corpus: list[str], batch: int, steps_per_call: int, devices: int) -> dict:
+    from minilm.train.parallel import use_cpu_devices
+
+    use_cpu_devices(devices)  # as train.py --cpu_devices (no effect on an accelerator's devices)
     from minilm.vectors.train import VectorsConfig, train_vectors
 
     sentences = read_corpus(corpus)
     glove = {"window": 10, "epochs": 15} if method == "glove" else {}
-    batching = {"batch": batch, "steps_per_call": steps_per_call}  # 0 = the CLI's default for the method
+    batching = {"batch": batch, "steps_per_call": steps_per_call, "devices": devices}  # 0: CLI default
     cfg = VectorsConfig(method=method, **(SETTINGS | glove | batching))  # type: ignore[arg-type]
     kv, figures = train_vectors(cfg, sentences)
     return {"impl": "minilm", **figures, **evaluate(kv)}
@@ -148,6 +151,10 @@ def main() -> None:
         "--repeats", type=int, default=1, help="runs per implementation (the table shows medians)"
     )
     ap.add_argument("--workers", type=int, default=2, help="gensim worker threads")
+    ap.add_argument(
+        "--devices", type=int, default=1,
+        help="minilm: devices side by side (train.py vectors --devices; on a CPU with --cpu_devices)",
+    )  # fmt: skip
     ap.add_argument("--batch", type=int, default=0, help="minilm: sub-batch size (0 = the CLI's default)")
     ap.add_argument(
         "--steps_per_call", type=int, default=0, help="minilm: sub-batches per jitted call (0 = CLI default)"
@@ -162,7 +169,7 @@ def main() -> None:
     methods = args.methods.split(",")
     if args.worker:
         if args.worker == "minilm":
-            result = worker_minilm(methods[0], args.corpus, args.batch, args.steps_per_call)
+            result = worker_minilm(methods[0], args.corpus, args.batch, args.steps_per_call, args.devices)
         else:
             result = worker_reference(methods[0], args.corpus, args.workers, args.glove_src)
         peak = max(
@@ -173,6 +180,7 @@ def main() -> None:
         return
     options = ["--workers", str(args.workers), "--glove_src", args.glove_src]
     options += ["--batch", str(args.batch), "--steps_per_call", str(args.steps_per_call)]
+    options += ["--devices", str(args.devices)]
     runs: dict[str, dict[str, list[dict]]] = {}
     for method in methods:
         reference = "glove.c" if method == "glove" else "gensim"
@@ -186,7 +194,7 @@ def main() -> None:
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
     print(
         f"corpus: {', '.join(args.corpus)}; {machine}; medians of {args.repeats} run(s); "
-        f"gensim workers={args.workers}; minilm batch={args.batch or 'CLI default'}, "
+        f"gensim workers={args.workers}; minilm devices={args.devices}, batch={args.batch or 'CLI default'}, "
         f"steps_per_call={args.steps_per_call or 'CLI default'}\n"
     )
     print(table(results))

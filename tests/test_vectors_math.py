@@ -12,6 +12,7 @@ from jax.test_util import check_grads
 
 import minilm.reference as reference
 from minilm.vectors import fasttext, glove, word2vec
+from minilm.vectors.devices import one_device_call
 from minilm.vectors.word2vec import Batch, Params
 
 
@@ -420,7 +421,9 @@ def test_glove_train_visits_the_entries_as_before(zipf_corpus):
         rows, cols, x = rows.reshape(shape), cols.reshape(shape), x.reshape(shape)
         costs = []
         for c in range(len(rows)):
-            params, cost = glove.train_call(params, glove.Entries(rows[c], cols[c], x[c]), settings)
+            params, cost = one_device_call(
+                glove.scanned(settings), params, glove.Entries(rows[c], cols[c], x[c])
+            )
             costs.append(cost)
     np.testing.assert_array_equal(vectors, glove.word_vectors(params))
     assert stats.final_cost == float(sum(costs)) / n

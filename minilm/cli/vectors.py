@@ -27,12 +27,16 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+import jax
 import numpy as np
 
 from minilm.config import ConfigError, at_least, opt, required, sub
 from minilm.data.registry import DataRoot
 from minilm.errors import UserError
+from minilm.train.distributed import ALIASES as DIST_ALIASES
+from minilm.train.distributed import DistributedConfig
 from minilm.train.run import RunConfig, run_folder, say, start_run
 from minilm.train.runlog import pyplot, save_figure, save_report, summary_table
 from minilm.vectors.keyed_vectors import load_vectors, pca_2d
@@ -54,6 +58,9 @@ class Config:
     run: RunConfig = sub(RunConfig, flat=True, out_dir="runs/vectors")
     root: DataRoot = sub(DataRoot, flat=True)
     vectors: VectorsConfig = sub(VectorsConfig, flat=True)
+    dist: DistributedConfig = sub(DistributedConfig, "CPU devices (one process; docs/scaling.md)")
+
+    ALIASES: ClassVar = DIST_ALIASES
 
     def check(self) -> None:
         if self.run.resume:
@@ -61,6 +68,8 @@ class Config:
 
 
 def run(cfg: Config) -> int:
+    if jax.process_count() > 1:
+        raise UserError("word vectors train in one process: use --devices over its devices (--cpu_devices)")
     log = functools.partial(say, cfg.run) if not cfg.json else None
     run_dir = run_folder(cfg, "vectors")
     if log:

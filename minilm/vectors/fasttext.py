@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import partial
 from typing import NamedTuple
 
@@ -36,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from minilm.vectors.devices import Trainer
 from minilm.vectors.subwords import SubwordHasher
 from minilm.vectors.vocab import AliasSampler, Corpus, Vocab, keep_probability, noise_distribution
 from minilm.vectors.windows import Chunk, iterate_chunks
@@ -46,8 +48,8 @@ from minilm.vectors.word2vec import (
     gather,
     learning_rate,
     ns_grads,
+    scanned,
     scatter_add,
-    train_call,
 )
 
 
@@ -219,18 +221,22 @@ def train(
     sampler = AliasSampler.build(noise_distribution(vocab.counts))
     rng = np.random.default_rng(settings.seed)
     total = settings.epochs * len(corpus.ids)
+    trainer = Trainer(scanned(skipgram_step), params, settings)
+    settings = replace(settings, steps_per_call=trainer.steps)  # a call's stack: every device's sub-batches
     seen = effective = 0
     t0 = time.perf_counter()
     for epoch in range(settings.epochs):
         for chunk in iterate_chunks(corpus, keep, settings.window, rng, settings.chunk_tokens):
             progress = (seen / total, (seen + chunk.tokens) / total)
             for batches in calls_for_chunk(chunk, table, capacity, sampler, settings, rng, progress):
-                params = train_call(skipgram_step, params, batches)
+                trainer(batches)
             seen += chunk.tokens
             effective += chunk.kept
+        trainer.sync()
         if log:
-            jax.block_until_ready(params)
+            jax.block_until_ready(trainer.state)
             log(f"epoch {epoch + 1}/{settings.epochs}: {effective / (time.perf_counter() - t0):,.0f} words/s")
+    params = trainer.params()
     vectors = word_vectors(params, table)
     ngrams[used] = np.asarray(params.w_ngrams)
     trained = FastTextParams(np.asarray(params.w_in), ngrams, np.asarray(params.w_out))

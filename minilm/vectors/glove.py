@@ -23,7 +23,8 @@
    with no ``eta`` -- glove.c's biases learn at rate 1.  Its reported cost is the mean of
    ``0.5 f(X) diff^2`` over the entries, summed while the epoch runs (each entry before its update);
    :func:`train` reports the same.  The entries are visited in a new random order every epoch (glove.c:
-   one ``shuffle`` before training), here in jitted sub-batches with scatter-add updates.
+   one ``shuffle`` before training), here in jitted sub-batches with scatter-add updates -- on
+   several devices at once with ``devices`` (glove.c's threads; :mod:`minilm.vectors.devices`).
 3. The word vectors are ``W + W~`` (``glove.c -model 2``).
 """
 
@@ -32,12 +33,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from minilm.vectors.devices import Fn, Trainer
 from minilm.vectors.vocab import Corpus
 from minilm.vectors.word2vec import gather, scatter_add
 
@@ -53,7 +56,9 @@ class GloVeSettings:
     epochs: int = 15
     seed: int = 0
     batch: int = 1024  # co-occurrence entries per sub-batch
-    steps_per_call: int = 64  # sub-batches per jitted call
+    steps_per_call: int = 64  # sub-batches per jitted call on each device
+    devices: int = 1  # JAX devices training side by side (0 = all; minilm.vectors.devices)
+    sync_every: int = 8  # with several devices: calls between sums of their changes
     chunk_tokens: int = 1_000_000  # tokens counted at a time
 
 
@@ -261,19 +266,20 @@ def adagrad_step(
     return new, 0.5 * jnp.sum(fdiff * diff)
 
 
-def _train_call(p: GloVeParams, batches: Entries, settings: GloVeSettings) -> tuple[GloVeParams, jax.Array]:
-    """The S sub-batches of ``batches`` (leading axis S) in order; returns the parameters and the
-    summed cost."""
+@cache
+def scanned(settings: GloVeSettings) -> Fn:
+    """A jitted call's body: the S sub-batches of a stack (leading axis S) in order; returns the
+    parameters and the summed cost (cached: the same function object for the same settings)."""
     s = settings
 
     def step(q: GloVeParams, e: Entries) -> tuple[GloVeParams, jax.Array]:
         return adagrad_step(q, e, s.x_max, s.alpha, s.eta, s.grad_clip)
 
-    p, costs = jax.lax.scan(step, p, batches)
-    return p, jnp.sum(costs)
+    def call(p: GloVeParams, batches: Entries) -> tuple[GloVeParams, jax.Array]:
+        p, costs = jax.lax.scan(step, p, batches)
+        return p, jnp.sum(costs)
 
-
-train_call = jax.jit(_train_call, static_argnums=2, donate_argnums=0)
+    return call
 
 
 def _permutation(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -312,20 +318,21 @@ def train(
     t0 = time.perf_counter()
     co = cooccurrences(corpus, vocab_size, settings.window, settings.chunk_tokens)
     t_count = time.perf_counter() - t0
-    params = init_params(vocab_size, settings.dim, settings.seed)
+    trainer = Trainer(scanned(settings), init_params(vocab_size, settings.dim, settings.seed), settings)
     rng = np.random.default_rng(settings.seed)
     n = len(co.counts)
     t0 = time.perf_counter()
     for epoch in range(settings.epochs):
         costs = []
-        for entries in _epoch(co, rng, settings.batch, settings.steps_per_call):
+        for entries in _epoch(co, rng, settings.batch, trainer.steps):
             if costs:  # the next call's entries were gathered while this one ran; without this wait the
                 costs[-1].block_until_ready()  # queue of dispatched calls would hold every call's entries
-            params, cost = train_call(params, entries, settings)
-            costs.append(cost)
-        epoch_cost = float(sum(costs)) / n
+            costs.append(trainer(entries))  # () or (devices,)
+        trainer.sync()
+        epoch_cost = float(sum(np.asarray(c).sum() for c in costs)) / n  # (on the host: no all-reduce)
         if log:
             log(f"epoch {epoch + 1}/{settings.epochs}: cost {epoch_cost:.4f}")
+    params = trainer.params()
     seconds = time.perf_counter() - t0
     stats = GloVeStats(n, t_count, seconds, epoch_cost)
     return word_vectors(params), stats

@@ -26,7 +26,10 @@ METHODS = ("skipgram", "cbow", "fasttext", "glove")
 
 # (centres -- GloVe: co-occurrence entries -- per sparse SGD step, steps per jitted call): measured on
 # 2 CPU cores (bench/vectors.py); CBOW's sub-batch shares its noise words, so it takes larger batches.
-BATCHING = {"skipgram": (64, 64), "cbow": (512, 16), "fasttext": (64, 64), "glove": (1024, 64)}
+BATCHING = {"skipgram": (64, 64), "cbow": (512, 16), "fasttext": (64, 64), "glove": (1024, 256)}
+# Calls between sums of the devices' changes with --devices > 1 (minilm.vectors.devices): measured on 2 CPU
+# devices (bench/vectors.py), enough work between all-reduces for 2 devices to beat one.
+SYNC_EVERY = {"skipgram": 16, "cbow": 16, "fasttext": 16, "glove": 2}
 # Corpus tokens turned into windows at a time: fastText's per-chunk n-gram index arrays are ~5 times
 # the windows', so it takes smaller chunks (peak memory on wiki_en_2m: 1.40 GB instead of 1.55 GB).
 CHUNK_TOKENS = {"skipgram": 1_000_000, "cbow": 1_000_000, "fasttext": 250_000}
@@ -75,7 +78,20 @@ class VectorsConfig:
         "centres (GloVe: co-occurrence entries) per sparse SGD step (0 = method default)",
         check=at_least(0),
     )
-    steps_per_call: int = opt(0, "SGD steps per jitted call (0 = method default)", check=at_least(0))
+    steps_per_call: int = opt(
+        0, "SGD steps per jitted call and device (0 = method default)", check=at_least(0)
+    )
+    devices: int = opt(
+        1,
+        "JAX devices that train side by side, each on its share of the sub-batches, their changes summed "
+        "every --sync_every calls (0 = all; on a CPU, split it into devices with --cpu_devices)",
+        check=at_least(0),
+    )
+    sync_every: int = opt(
+        0,
+        "with several --devices: calls between sums of their changes (0 = method default)",
+        check=at_least(0),
+    )
     min_n: int = opt(3, "fastText: shortest character n-gram", check=at_least(1))
     max_n: int = opt(6, "fastText: longest character n-gram", check=at_least(1))
     buckets: int = opt(2_000_000, "fastText: hash buckets for n-grams", check=at_least(1))
@@ -120,7 +136,8 @@ def _train(cfg: VectorsConfig, sentences: Iterable[list[str]], log) -> tuple[Key
     if cfg.method == "glove":
         settings = glove.GloVeSettings(
             dim=cfg.dim, window=cfg.window, x_max=cfg.x_max, alpha=cfg.glove_alpha, eta=cfg.eta,
-            epochs=cfg.epochs or 15, seed=cfg.seed, batch=batch, steps_per_call=steps,
+            epochs=cfg.epochs or 15, seed=cfg.seed, batch=batch, steps_per_call=steps, devices=cfg.devices,
+            sync_every=cfg.sync_every or SYNC_EVERY["glove"],
         )  # fmt: skip
         vectors, stats = glove.train(corpus, len(vocab), settings, log)
         figures |= {
@@ -134,6 +151,7 @@ def _train(cfg: VectorsConfig, sentences: Iterable[list[str]], log) -> tuple[Key
         dim=cfg.dim, window=cfg.window, negative=cfg.negative, noise_draws=cfg.noise_draws,
         shared_noise=cfg.shared_noise, noise_group=cfg.noise_group, sample=cfg.sample,
         epochs=cfg.epochs or 5, alpha=cfg.alpha, seed=cfg.seed, batch=batch, steps_per_call=steps,
+        devices=cfg.devices, sync_every=cfg.sync_every or SYNC_EVERY[cfg.method],
         chunk_tokens=CHUNK_TOKENS[cfg.method],
     )  # fmt: skip
     if cfg.method == "fasttext":

@@ -38,20 +38,19 @@ background thread while the jitted calls run.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import partial
-from typing import NamedTuple
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from minilm.vectors.devices import Fn, Trainer
 from minilm.vectors.vocab import AliasSampler, Corpus, Vocab, keep_probability, noise_distribution
 from minilm.vectors.windows import Chunk, WindowGroup, iterate_chunks
 
@@ -73,7 +72,9 @@ class Settings:
     alpha: float = 0.025  # initial learning rate; decays linearly to alpha * 1e-4
     seed: int = 0
     batch: int = 64  # centres per sub-batch (one sparse SGD step)
-    steps_per_call: int = 64  # sub-batches per jitted call (a lax.scan)
+    steps_per_call: int = 64  # sub-batches per jitted call (a lax.scan) on each device
+    devices: int = 1  # JAX devices training side by side (0 = all; minilm.vectors.devices)
+    sync_every: int = 16  # with several devices: calls between sums of their changes
     chunk_tokens: int = 1_000_000  # corpus tokens turned into windows at a time
 
 
@@ -212,11 +213,16 @@ def cbow_step(params: Params, sb: SharedNoiseBatch) -> Params:
     return Params(w_in, scatter_add(params.w_out, targets, -b.lr * du))
 
 
-@partial(jax.jit, static_argnums=0, donate_argnums=1)
-def train_call(step: Callable[[Params, Batch], Params], params: Params, batches: Batch) -> Params:
-    """Apply ``step`` to each of the S sub-batches in ``batches`` (leading axis S), in order."""
-    params, _ = jax.lax.scan(lambda p, b: (step(p, b), None), params, batches)
-    return params
+@cache
+def scanned(step: Callable[[Any, Any], Any]) -> Fn:
+    """A jitted call's body: ``step`` applied to each of the S sub-batches of a stack (leading axis S),
+    in order (cached: the same function object, so the same compiled call, for the same step)."""
+
+    def call(params: Any, batches: Any) -> tuple[Any, None]:
+        params, _ = jax.lax.scan(lambda p, b: (step(p, b), None), params, batches)
+        return params, None
+
+    return call
 
 
 # --- the training loop --------------------------------------------------------------------------------
@@ -277,11 +283,9 @@ def calls_for_chunk(
         done += n
 
 
-def compile_calls(step: Callable, params: Params, settings: Settings, shared_noise: int) -> None:
-    """Compile the jitted call for every shape of stack (one per window radius; one for CBOW) before
-    training, on all cores at once (XLA releases the GIL while compiling) rather than one after another
-    inside the first chunk.  Each runs once on zero parameters and centres without context words (a
-    no-op update)."""
+def shapes_of_calls(settings: Settings, shared_noise: int) -> list[Batch | SharedNoiseBatch]:
+    """One stack of every shape training will meet (one per window radius; one for CBOW), for
+    :meth:`Trainer.compile`: centres without context words."""
     groups = [
         WindowGroup(r, np.zeros(1, np.int32), np.full((1, 2 * r), -1, np.int32))
         for r in range(1, settings.window + 1)
@@ -290,13 +294,7 @@ def compile_calls(step: Callable, params: Params, settings: Settings, shared_noi
     stacks = calls_for_chunk(
         Chunk(1, 1, groups), sampler, settings, np.random.default_rng(0), (0, 1), shared_noise
     )
-    by_shape = {str(jax.tree.map(np.shape, batches)): batches for batches in stacks}
-
-    def run(batches: Batch | SharedNoiseBatch) -> None:
-        jax.block_until_ready(train_call(step, jax.tree.map(jnp.zeros_like, params), batches))
-
-    with ThreadPoolExecutor(os.cpu_count()) as pool:
-        list(pool.map(run, by_shape.values()))
+    return list({str(jax.tree.map(np.shape, batches)): batches for batches in stacks}.values())
 
 
 class EpochEnd(NamedTuple):
@@ -341,6 +339,8 @@ def train(
     sampler = AliasSampler.build(noise_distribution(vocab.counts))
     rng = np.random.default_rng(settings.seed)
     total = settings.epochs * len(corpus.ids)
+    trainer = Trainer(scanned(step), params, settings)
+    settings = replace(settings, steps_per_call=trainer.steps)  # a call's stack: every device's sub-batches
 
     def work() -> Iterator:  # the stacks of sub-batches in order, and an EpochEnd after each epoch
         seen = effective = 0
@@ -353,16 +353,17 @@ def train(
             yield EpochEnd(epoch + 1, effective)
 
     t0 = time.perf_counter()
-    compile_calls(step, params, settings, shared_noise)
+    trainer.compile(shapes_of_calls(settings, shared_noise))
     effective = 0
     for item in prefetch(work()):
         if isinstance(item, EpochEnd):
+            trainer.sync()
             effective = item.effective_words
             if log:
-                jax.block_until_ready(params)
+                jax.block_until_ready(trainer.state)
                 words_per_second = effective / (time.perf_counter() - t0)
                 log(f"epoch {item.epoch}/{settings.epochs}: {words_per_second:,.0f} words/s")
         else:
-            params = train_call(step, params, item)
-    jax.block_until_ready(params)
+            trainer(item)
+    params = jax.block_until_ready(trainer.params())
     return params, TrainStats(effective, time.perf_counter() - t0)
