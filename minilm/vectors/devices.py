@@ -29,7 +29,6 @@ from functools import partial
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -111,19 +110,20 @@ class Trainer:
 
     def compile(self, stacks: list[Any]) -> None:
         """Compile the call for each of these stacks' shapes before training, all at once on every core
-        (XLA releases the GIL while compiling) rather than one by one as training meets them.  Each runs
-        once on zeros shaped like the parameters; the results are dropped."""
+        (XLA releases the GIL while compiling) rather than one by one as training meets them.  Ahead of
+        time, from the parameters' shapes: nothing runs, no parameter-sized zeros are made, and the
+        calls in training find the compiled programs in jit's cache."""
         params = self.state if self.mesh is None else self.state.params
+        shapes = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding), params)
 
-        def run(batches: Any) -> None:
-            zeros = jax.tree.map(jnp.zeros_like, params)  # donated to the call: one set per run
+        def build(batches: Any) -> None:
             if self.mesh is None:
-                jax.block_until_ready(one_device_call(self.fn, zeros, batches))
+                one_device_call.lower(self.fn, shapes, batches).compile()
             else:
-                jax.block_until_ready(replica_call(self.fn, self.mesh, zeros, batches))
+                replica_call.lower(self.fn, self.mesh, shapes, batches).compile()
 
         with ThreadPoolExecutor(os.cpu_count()) as pool:
-            list(pool.map(run, stacks))
+            list(pool.map(build, stacks))
 
     def __call__(self, batches: Any) -> Any:
         """Train on one stack of ``steps`` sub-batches; returns ``fn``'s aux (stacked per device: read

@@ -21,6 +21,7 @@ Phrases and their Compositionality", section 2.2-2.3) and gensim, which reproduc
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -70,14 +71,14 @@ def build_vocab_and_corpus(
     One pass of dictionary look-ups over the tokens (the tokenisation step); the rest is numpy.
     """
     first_seen: dict[str, int] = {}
-    token_ids: list[int] = []
+    token_ids = array("i")  # 4 bytes a token (a list of ints: ~36, which Python's allocator then keeps)
     lengths: list[int] = []
     for tokens in sentences:
         token_ids.extend(first_seen.setdefault(w, len(first_seen)) for w in tokens)
         lengths.append(len(tokens))
     if not token_ids:
         raise UserError("the corpus has no words")
-    raw = np.asarray(token_ids, dtype=np.int64)
+    raw = np.frombuffer(token_ids, dtype=np.intc)  # (N,) a view: no copy
     counts = np.bincount(raw, minlength=len(first_seen))
     order = np.argsort(-counts, kind="stable")  # by count, ties by first occurrence
     order = order[counts[order] >= min_count]
@@ -91,7 +92,7 @@ def build_vocab_and_corpus(
     new_id[order] = np.arange(len(order), dtype=np.int32)
     mapped = new_id[raw]
     keep = mapped >= 0
-    sentence = np.repeat(np.arange(len(lengths)), lengths)
+    sentence = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
     kept_lengths = np.bincount(sentence[keep], minlength=len(lengths))
     starts = np.concatenate([[0], np.cumsum(kept_lengths)]).astype(np.int64)
     return vocab, Corpus(mapped[keep], starts, raw_words=len(raw))
