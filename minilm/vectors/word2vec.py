@@ -33,7 +33,8 @@ Training is minibatch SGD with sparse row updates: a jitted ``lax.scan`` over su
 ``-lr * grad`` back (duplicate rows in a sub-batch add up, as Hogwild updates would).  The learning
 rate decays linearly with the words processed, ``lr = alpha * max(1 - progress, 1e-4)``
 (word2vec.c).  Windows and noise words are made in numpy (:mod:`minilm.vectors.windows`) in a
-background thread while the jitted calls run.
+background thread while the jitted calls run.  With ``devices`` > 1 the calls run on several devices
+at once, as word2vec.c's threads do (:mod:`minilm.vectors.devices`).
 """
 
 from __future__ import annotations
