@@ -11,8 +11,11 @@ Expected on the embedded ``world`` corpus (seed 0): skip-gram with dim 50 and 5 
 more of the generator's analogies (3CosAdd) and orders its similarity levels with Spearman > 0.7
 (``tests/test_vectors_train.py``).  On ``wiki_en_2m.txt`` with the defaults, gensim and glove.c in the same
 run on an idle 2-core machine (``bench/vectors.py``; the README has the table): WordSim353 Spearman
-skip-gram 0.416 (gensim 0.386), CBOW 0.288 (0.289), fastText 0.403 (0.392), GloVe 0.236 (glove.c 0.240);
-speed skip-gram 1.00x gensim's words/s, CBOW 0.63x, fastText 0.65x, GloVe 0.72x glove.c's.
+skip-gram 0.416 (gensim 0.391), CBOW 0.288 (0.296), fastText 0.403 (0.380), GloVe 0.236 (glove.c 0.240);
+speed skip-gram 0.88x gensim's words/s, CBOW 0.67x, fastText 0.65x, GloVe 0.89x glove.c's.  Against their
+two threads, ``--cpu_devices=2 --devices=2``: skip-gram 1.40x, CBOW 1.05x, fastText 0.89x, GloVe 1.01x,
+with the same quality for skip-gram and GloVe; CBOW's SimLex-999 drops from 0.163 to 0.133 and
+fastText's from 0.219 to 0.204 (gensim 0.209, 0.229).
 
 The run folder ``<out_dir>/<name>``: ``vectors.safetensors`` + ``vectors.vocab.json`` (all methods;
 fastText also its n-gram rows, for OOV words), ``vectors.bin`` (word2vec binary, readable by gensim's

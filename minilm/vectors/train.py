@@ -84,7 +84,9 @@ class VectorsConfig:
     devices: int = opt(
         1,
         "JAX devices that train side by side, each on its share of the sub-batches, their changes summed "
-        "every --sync_every calls (0 = all; on a CPU, split it into devices with --cpu_devices)",
+        "every --sync_every calls (0 = all; on a CPU, split it into devices with --cpu_devices).  2 on 2 "
+        "cores, wiki_en_2m: skip-gram 1.5x and GloVe 1.2x one device's speed at the same quality; CBOW "
+        "1.6x, fastText 1.3x, but SimLex-999 0.163 -> 0.133 and 0.219 -> 0.204",
         check=at_least(0),
     )
     sync_every: int = opt(
